@@ -1,0 +1,40 @@
+# Part of recurring payments for Odoo. License LGPL-3.
+{
+    "name": "Recurring Payments",
+    "version": "18.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "summary": "Subscriptions that invoice themselves, once per period, at any size",
+    "description": """
+Plans and subscriptions for Odoo Community: periods of any length, trials, pauses,
+proration to the cent, and an invoicing cron that bills every due period exactly once,
+in batches, on several workers at once.
+""",
+    "author": "Recurring payments for Odoo contributors",
+    "website": "https://github.com/recurring-payments/recurring-payments",
+    "license": "LGPL-3",
+    "depends": ["account_payment", "mail"],
+    "external_dependencies": {"python": ["recurring-payments-core"]},
+    "data": [
+        "security/recurring_payments_groups.xml",
+        "security/ir.model.access.csv",
+        "security/recurring_subscription_security.xml",
+        "data/ir_sequence_data.xml",
+        "data/recurring_reason_data.xml",
+        "data/ir_cron_data.xml",
+        "wizard/recurring_subscription_transition_wizard_views.xml",
+        "wizard/recurring_subscription_change_wizard_views.xml",
+        "wizard/recurring_invoicing_preview_views.xml",
+        "views/recurring_plan_views.xml",
+        "views/recurring_reason_views.xml",
+        "views/recurring_subscription_views.xml",
+        "views/account_move_views.xml",
+        "views/product_template_views.xml",
+        "views/res_partner_views.xml",
+        "views/recurring_payments_menus.xml",
+    ],
+    "demo": [
+        "demo/recurring_demo.xml",
+    ],
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,99 @@
+# Part of recurring payments for Odoo. License LGPL-3.
+from dateutil.relativedelta import relativedelta
+
+from odoo import api, fields, models
+
+#: (customer name, city, country code, plan xmlid, product xmlids and quantities,
+#:  months since start, state to reach)
+DEMO_SUBSCRIPTIONS = [
+    ("Atelier Dubois", "Lyon", "FR", "monthly", [("basic", 1)], 5, "active"),
+    ("Boulangerie Martin", "Paris", "FR", "monthly_first", [("pro", 1), ("seat", 2)], 8, "active"),
+    ("Cabinet Leroy", "Lille", "FR", "quarterly", [("pro", 2)], 7, "active"),
+    ("Domaine Moreau", "Bordeaux", "FR", "yearly", [("magazine", 1)], 14, "active"),
+    ("Éditions Petit", "Nantes", "FR", "monthly", [("basic", 1), ("seat", 1)], 3, "active"),
+    ("Fromagerie Roux", "Annecy", "FR", "usage", [("seat", 4)], 4, "active"),
+    ("Garage Fournier", "Rennes", "FR", "monthly", [("basic", 1)], 2, "paused"),
+    ("Hôtel Girard", "Nice", "FR", "monthly_first", [("pro", 1)], 6, "past_due"),
+    ("Imprimerie Bonnet", "Tours", "FR", "quarterly", [("basic", 3)], 9, "suspended"),
+    ("Jardins Lambert", "Dijon", "FR", "monthly", [("basic", 1)], 10, "cancelled"),
+    ("Kiosque Fontaine", "Metz", "FR", "monthly", [("magazine", 1)], 0, "trial"),
+    ("Librairie Chevalier", "Caen", "FR", "monthly", [("seat", 3)], 0, "draft"),
+    ("Müller Bau GmbH", "München", "DE", "monthly_first", [("pro", 1), ("seat", 5)], 11, "active"),
+    ("Schmidt & Söhne", "Berlin", "DE", "yearly", [("pro", 1)], 20, "active"),
+    ("Van Dijk Logistiek", "Utrecht", "NL", "quarterly", [("pro", 1)], 5, "active"),
+    ("Rossi Ristorante", "Milano", "IT", "monthly", [("basic", 2)], 7, "active"),
+    ("García Diseño", "Madrid", "ES", "usage", [("seat", 2)], 3, "active"),
+    ("Peeters Consult", "Gent", "BE", "monthly", [("basic", 1)], 12, "closed"),
+    ("Nordic Wood AB", "Malmö", "SE", "yearly", [("magazine", 2)], 2, "active"),
+    ("Café Mercier", "Toulouse", "FR", "monthly", [("basic", 1)], 1, "active"),
+    ("Pharmacie Blanc", "Grenoble", "FR", "monthly_first", [("seat", 1)], 4, "active"),
+    ("Studio Garnier", "Marseille", "FR", "quarterly", [("pro", 1), ("seat", 2)], 2, "active"),
+    ("Transports Faure", "Reims", "FR", "monthly", [("pro", 1)], 6, "active"),
+    ("Vignobles André", "Colmar", "FR", "yearly", [("magazine", 1)], 6, "active"),
+]
+
+
+class RecurringSubscription(models.Model):
+    _inherit = "recurring.subscription"
+
+    @api.model
+    def _recurring_demo_populate(self):
+        """Create the demo customers and subscriptions, dated relative to today."""
+        today = fields.Date.context_today(self)
+        countries = {c.code: c for c in self.env["res.country"].search([])}
+        reasons = {
+            "pause": self.env.ref("recurring_payments.recurring_reason_pause_holiday"),
+            "suspend": self.env.ref("recurring_payments.recurring_reason_suspend_unpaid"),
+            "cancel": self.env.ref("recurring_payments.recurring_reason_cancel_price"),
+        }
+        for index, (name, city, country, plan, products, months, state) in enumerate(DEMO_SUBSCRIPTIONS):
+            partner = self.env["res.partner"].create(
+                {
+                    "name": name,
+                    "is_company": True,
+                    "city": city,
+                    "country_id": countries[country].id if country in countries else False,
+                    "email": "billing+%d@example.com" % index,
+                    "lang": "fr_FR" if country == "FR" and self.env["res.lang"]._lang_get("fr_FR") else False,
+                }
+            )
+            start = today - relativedelta(months=months, days=index % 9)
+            subscription = self.create(
+                {
+                    "partner_id": partner.id,
+                    "plan_id": self.env.ref(f"recurring_payments.recurring_demo_plan_{plan}").id,
+                    "date_start": start,
+                    "line_ids": [
+                        fields.Command.create(
+                            {
+                                "product_id": self.env.ref(
+                                    f"recurring_payments.recurring_demo_product_{product}"
+                                ).id,
+                                "quantity": quantity,
+                            }
+                        )
+                        for product, quantity in products
+                    ],
+                }
+            )
+            if state == "draft":
+                continue
+            subscription.action_confirm()
+            if state in ("active", "trial"):
+                continue
+            # Invoice what is due before changing the status, as the cron would have.
+            subscription._recurring_create_invoices(today - relativedelta(days=10))
+            if state == "paused":
+                subscription._recurring_pause(today - relativedelta(days=5), reasons["pause"])
+            elif state == "past_due":
+                subscription.state = "past_due"
+            elif state == "suspended":
+                subscription._recurring_pause(
+                    today - relativedelta(days=3), reasons["suspend"], kind="suspension"
+                )
+            elif state == "cancelled":
+                subscription._recurring_cancel(today - relativedelta(days=2), reasons["cancel"])
+            elif state == "closed":
+                subscription.date_end = today - relativedelta(days=20)
+                subscription._recurring_create_invoices(today)
+                subscription.state = "closed"

@@ -1,0 +1,91 @@
+"""Adapters between records of the recurring_payments addon and the plain-Python core."""
+
+from decimal import Decimal
+
+from odoo import _
+from odoo.tools import float_repr
+
+from recurring_payments_core.schedule import (
+    BillingMode,
+    BillingTerms,
+    Pause,
+    PeriodUnit,
+    Recurrence,
+    ScheduleError,
+    ScheduleErrorCode,
+)
+
+
+def to_decimal(amount, currency):
+    """Return ``amount`` (a float of a Monetary field) as a Decimal at ``currency``'s precision."""
+    return Decimal(float_repr(amount or 0.0, currency.decimal_places))
+
+
+def plan_recurrence(plan):
+    """Return the core :class:`Recurrence` of a ``recurring.plan`` record."""
+    return Recurrence(PeriodUnit(plan.period_unit), plan.period_interval)
+
+
+def plan_trial(plan):
+    """Return the trial of a plan as a core :class:`Recurrence`, or ``None``."""
+    if not plan.trial_interval:
+        return None
+    return Recurrence(PeriodUnit(plan.trial_unit), plan.trial_interval)
+
+
+def subscription_terms(subscription, extra_pause=None):
+    """Return the core :class:`BillingTerms` of a ``recurring.subscription`` record.
+
+    :param extra_pause: a core :class:`Pause` not yet recorded (used to preview a resume).
+    """
+    plan = subscription.plan_id
+    pauses = [
+        Pause(pause.date_start, pause.date_end)
+        for pause in subscription.pause_ids.sorted("date_start")
+        if pause.date_end
+    ]
+    if extra_pause:
+        pauses.append(extra_pause)
+    return BillingTerms(
+        recurrence=plan_recurrence(plan),
+        start_date=subscription.date_start,
+        mode=BillingMode(plan.billing_mode),
+        trial=plan_trial(plan),
+        end_date=subscription.date_end or None,
+        anchor_day=plan.billing_day or None,
+        pauses=tuple(pauses),
+    )
+
+
+def schedule_error_message(error):
+    """Return a translated, user-facing message for a core :class:`ScheduleError`."""
+    code = error.code
+    params = error.params
+    messages = {
+        ScheduleErrorCode.INTERVAL_NOT_POSITIVE: _("The interval of a period must be at least 1."),
+        ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE: _(
+            "The billing day must be between 1 and 31."
+        ),
+        ScheduleErrorCode.END_BEFORE_START: _("The end date cannot be before the start date."),
+        ScheduleErrorCode.PAUSE_INVALID: _(
+            "A pause must end after it starts and must not overlap another pause."
+        ),
+        ScheduleErrorCode.DATE_OUTSIDE_PERIOD: _(
+            "The date %(date)s is outside the billed period %(start)s – %(end)s.",
+            date=params.get("date"),
+            start=params.get("start"),
+            end=params.get("end"),
+        ),
+        ScheduleErrorCode.NAIVE_DATETIME: _("A date and time without a time zone was given."),
+    }
+    return messages.get(code, str(error))
+
+
+__all__ = [
+    "ScheduleError",
+    "plan_recurrence",
+    "plan_trial",
+    "schedule_error_message",
+    "subscription_terms",
+    "to_decimal",
+]

@@ -1,0 +1,14 @@
+"""Plain-Python rules of the recurring payments addons for Odoo.
+
+Nothing in this package imports Odoo, reads a clock, the environment or a random
+source: the addons turn records into plain values, call these functions with an
+explicit ``today``, and apply the decisions they return. Errors carry codes (enums),
+never user-facing text.
+
+Modules:
+
+- :mod:`recurring_payments_core.money`: exact amounts, half-up rounding, proration
+  and allocation.
+- :mod:`recurring_payments_core.schedule`: billing periods, stubs, trials, pauses and
+  mid-period adjustments.
+"""
