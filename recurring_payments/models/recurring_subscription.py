@@ -1,5 +1,6 @@
 # Part of recurring payments for Odoo. License LGPL-3.
 import logging
+import threading
 import time
 from collections import defaultdict
 from datetime import timedelta
@@ -681,7 +682,8 @@ class RecurringSubscription(models.Model):
         """Whether the invoicing cron may commit its batches (never inside a test)."""
         if self.env.context.get("recurring_commit") is not None:
             return bool(self.env.context["recurring_commit"])
-        return not modules.module.current_test
+        testing = getattr(threading.current_thread(), "testing", False)
+        return not (testing or modules.module.current_test)
 
     @api.model
     def _recurring_claim_due(self, today, limit):

@@ -78,6 +78,8 @@ class RecurringSubscription(models.Model):
             )
             if state == "draft":
                 continue
+            if state == "closed":
+                subscription.date_end = start + relativedelta(months=6, days=-1)
             subscription.action_confirm()
             if state in ("active", "trial"):
                 continue
@@ -94,6 +96,40 @@ class RecurringSubscription(models.Model):
             elif state == "cancelled":
                 subscription._recurring_cancel(today - relativedelta(days=2), reasons["cancel"])
             elif state == "closed":
-                subscription.date_end = today - relativedelta(days=20)
-                subscription._recurring_create_invoices(today)
-                subscription.state = "closed"
+                self._recurring_update_states(today)
+
+    @api.model
+    def _recurring_demo_add_payment_tokens(self):
+        """Give the demo's card-paying customers a ``payment_demo`` card.
+
+        Called by the demo command once ``payment_demo`` is installed (the addon does not
+        depend on it). Returns the number of subscriptions now paid by card.
+        """
+        provider = self.env.ref("payment.payment_provider_demo", raise_if_not_found=False)
+        method = self.env.ref("payment_demo.payment_method_demo", raise_if_not_found=False)
+        if not provider or not method or "demo_simulated_state" not in self.env["payment.token"]._fields:
+            return 0
+        if provider.state == "disabled":
+            provider.state = "test"
+        subscriptions = self.search(
+            [("state", "in", ("trial", "active", "past_due")), ("payment_mode", "=", "manual")],
+            order="id",
+        )
+        count = 0
+        for index, subscription in enumerate(subscriptions):
+            if index % 3 == 2:
+                continue  # a third of the customers pay by transfer
+            partner = subscription.commercial_partner_id
+            token = self.env["payment.token"].create(
+                {
+                    "provider_id": provider.id,
+                    "payment_method_id": method.id,
+                    "partner_id": partner.id,
+                    "provider_ref": f"demo-{partner.id}",
+                    "payment_details": f"{4242 + index:04d}"[-4:],
+                    "demo_simulated_state": "done",
+                }
+            )
+            subscription.write({"payment_mode": "token", "payment_token_id": token.id})
+            count += 1
+        return count
