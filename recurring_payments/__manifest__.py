@@ -4,11 +4,6 @@
     "version": "18.0.1.0.0",
     "category": "Accounting/Accounting",
     "summary": "Subscriptions that invoice themselves, once per period, at any size",
-    "description": """
-Plans and subscriptions for Odoo Community: periods of any length, trials, pauses,
-proration to the cent, and an invoicing cron that bills every due period exactly once,
-in batches, on several workers at once.
-""",
     "author": "Recurring payments for Odoo contributors",
     "website": "https://github.com/recurring-payments/recurring-payments",
     "license": "LGPL-3",
@@ -35,6 +30,4 @@ in batches, on several workers at once.
     "demo": [
         "demo/recurring_demo.xml",
     ],
-    "installable": True,
-    "application": False,
 }

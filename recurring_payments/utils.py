@@ -63,9 +63,7 @@ def schedule_error_message(error):
     params = error.params
     messages = {
         ScheduleErrorCode.INTERVAL_NOT_POSITIVE: _("The interval of a period must be at least 1."),
-        ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE: _(
-            "The billing day must be between 1 and 31."
-        ),
+        ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE: _("The billing day must be between 1 and 31."),
         ScheduleErrorCode.END_BEFORE_START: _("The end date cannot be before the start date."),
         ScheduleErrorCode.PAUSE_INVALID: _(
             "A pause must end after it starts and must not overlap another pause."

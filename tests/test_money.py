@@ -49,8 +49,20 @@ def test_to_decimal_converts(value, expected):
 
 @pytest.mark.parametrize(
     "value",
-    [float("nan"), float("inf"), float("-inf"), "NaN", "sNaN", "Infinity", "-inf", D("NaN"),
-     D("Infinity"), "abc", "", "1,5"],
+    [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        "NaN",
+        "sNaN",
+        "Infinity",
+        "-inf",
+        D("NaN"),
+        D("Infinity"),
+        "abc",
+        "",
+        "1,5",
+    ],
 )
 def test_to_decimal_rejects_non_finite_and_garbage(value):
     with pytest.raises(ValueError, match=r"finite|not a number"):
@@ -108,7 +120,7 @@ def test_round_money_rejects_negative_decimals():
 
 
 @settings(max_examples=200, deadline=None)
-@given(amount=st.decimals(min_value=-10**9, max_value=10**9, places=6), decimals=decimal_places)
+@given(amount=st.decimals(min_value=-(10**9), max_value=10**9, places=6), decimals=decimal_places)
 def test_round_money_is_within_half_a_unit_and_idempotent(amount, decimals):
     result = round_money(amount, decimals)
     unit = D(1).scaleb(-decimals)
@@ -213,11 +225,13 @@ def test_allocate_rejects_negative_weight():
 @settings(max_examples=300, deadline=None)
 @given(
     total=amounts,
-    weights=st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=12).filter(any),
+    weights=st.lists(st.integers(min_value=0, max_value=10_000), min_size=1, max_size=12).filter(
+        any
+    ),
     decimals=decimal_places,
 )
 def test_allocate_sums_exactly(total, weights, decimals):
-    """B-7: allocated parts add up exactly to the rounded total, each within one unit of its share."""
+    """B-7: allocated parts add up exactly to the rounded total, each within one unit of its share."""  # noqa: E501
     parts = allocate(total, weights, decimals)
     rounded = round_money(total, decimals)
     assert len(parts) == len(weights)

@@ -120,39 +120,150 @@ def test_recurrence_shift_never_drifts():
 @pytest.mark.parametrize(
     ("unit", "interval", "start", "anchor", "expected"),
     [
-        (DAY, 1, "2024-02-28", None,
-         [("2024-02-28", "2024-02-28"), ("2024-02-29", "2024-02-29"), ("2024-03-01", "2024-03-01")]),
+        (
+            DAY,
+            1,
+            "2024-02-28",
+            None,
+            [
+                ("2024-02-28", "2024-02-28"),
+                ("2024-02-29", "2024-02-29"),
+                ("2024-03-01", "2024-03-01"),
+            ],
+        ),
         (DAY, 3, "2025-01-30", None, [("2025-01-30", "2025-02-01"), ("2025-02-02", "2025-02-04")]),
         (WEEK, 1, "2025-12-29", None, [("2025-12-29", "2026-01-04"), ("2026-01-05", "2026-01-11")]),
         (WEEK, 2, "2025-01-06", None, [("2025-01-06", "2025-01-19"), ("2025-01-20", "2025-02-02")]),
         (WEEK, 1, "2025-01-15", 1, [("2025-01-15", "2025-01-21"), ("2025-01-22", "2025-01-28")]),
-        (MONTH, 1, "2025-01-31", 31,
-         [("2025-01-31", "2025-02-27"), ("2025-02-28", "2025-03-30"), ("2025-03-31", "2025-04-29"),
-          ("2025-04-30", "2025-05-30"), ("2025-05-31", "2025-06-29")]),
-        (MONTH, 1, "2025-01-31", None,
-         [("2025-01-31", "2025-02-27"), ("2025-02-28", "2025-03-30"), ("2025-03-31", "2025-04-29"),
-          ("2025-04-30", "2025-05-30"), ("2025-05-31", "2025-06-29")]),
-        (MONTH, 1, "2024-01-31", 31,
-         [("2024-01-31", "2024-02-28"), ("2024-02-29", "2024-03-30"), ("2024-03-31", "2024-04-29")]),
-        (MONTH, 1, "2025-02-28", 31,  # 28 Feb is on a grid anchored on the 31st
-         [("2025-02-28", "2025-03-30"), ("2025-03-31", "2025-04-29"), ("2025-04-30", "2025-05-30")]),
-        (MONTH, 1, "2025-01-30", 30,
-         [("2025-01-30", "2025-02-27"), ("2025-02-28", "2025-03-29"), ("2025-03-30", "2025-04-29"),
-          ("2025-04-30", "2025-05-29")]),
-        (MONTH, 1, "2025-01-29", 29,
-         [("2025-01-29", "2025-02-27"), ("2025-02-28", "2025-03-28"), ("2025-03-29", "2025-04-28")]),
-        (MONTH, 1, "2024-01-29", 29,
-         [("2024-01-29", "2024-02-28"), ("2024-02-29", "2024-03-28"), ("2024-03-29", "2024-04-28")]),
-        (MONTH, 2, "2025-12-31", None,
-         [("2025-12-31", "2026-02-27"), ("2026-02-28", "2026-04-29"), ("2026-04-30", "2026-06-29")]),
-        (MONTH, 3, "2025-01-01", None,
-         [("2025-01-01", "2025-03-31"), ("2025-04-01", "2025-06-30"), ("2025-07-01", "2025-09-30"),
-          ("2025-10-01", "2025-12-31")]),
-        (MONTH, 3, "2024-11-30", None,
-         [("2024-11-30", "2025-02-27"), ("2025-02-28", "2025-05-29"), ("2025-05-30", "2025-08-29")]),
-        (YEAR, 1, "2024-02-29", None,
-         [("2024-02-29", "2025-02-27"), ("2025-02-28", "2026-02-27"), ("2026-02-28", "2027-02-27"),
-          ("2027-02-28", "2028-02-28"), ("2028-02-29", "2029-02-27")]),
+        (
+            MONTH,
+            1,
+            "2025-01-31",
+            31,
+            [
+                ("2025-01-31", "2025-02-27"),
+                ("2025-02-28", "2025-03-30"),
+                ("2025-03-31", "2025-04-29"),
+                ("2025-04-30", "2025-05-30"),
+                ("2025-05-31", "2025-06-29"),
+            ],
+        ),
+        (
+            MONTH,
+            1,
+            "2025-01-31",
+            None,
+            [
+                ("2025-01-31", "2025-02-27"),
+                ("2025-02-28", "2025-03-30"),
+                ("2025-03-31", "2025-04-29"),
+                ("2025-04-30", "2025-05-30"),
+                ("2025-05-31", "2025-06-29"),
+            ],
+        ),
+        (
+            MONTH,
+            1,
+            "2024-01-31",
+            31,
+            [
+                ("2024-01-31", "2024-02-28"),
+                ("2024-02-29", "2024-03-30"),
+                ("2024-03-31", "2024-04-29"),
+            ],
+        ),
+        (
+            MONTH,
+            1,
+            "2025-02-28",
+            31,  # 28 Feb is on a grid anchored on the 31st
+            [
+                ("2025-02-28", "2025-03-30"),
+                ("2025-03-31", "2025-04-29"),
+                ("2025-04-30", "2025-05-30"),
+            ],
+        ),
+        (
+            MONTH,
+            1,
+            "2025-01-30",
+            30,
+            [
+                ("2025-01-30", "2025-02-27"),
+                ("2025-02-28", "2025-03-29"),
+                ("2025-03-30", "2025-04-29"),
+                ("2025-04-30", "2025-05-29"),
+            ],
+        ),
+        (
+            MONTH,
+            1,
+            "2025-01-29",
+            29,
+            [
+                ("2025-01-29", "2025-02-27"),
+                ("2025-02-28", "2025-03-28"),
+                ("2025-03-29", "2025-04-28"),
+            ],
+        ),
+        (
+            MONTH,
+            1,
+            "2024-01-29",
+            29,
+            [
+                ("2024-01-29", "2024-02-28"),
+                ("2024-02-29", "2024-03-28"),
+                ("2024-03-29", "2024-04-28"),
+            ],
+        ),
+        (
+            MONTH,
+            2,
+            "2025-12-31",
+            None,
+            [
+                ("2025-12-31", "2026-02-27"),
+                ("2026-02-28", "2026-04-29"),
+                ("2026-04-30", "2026-06-29"),
+            ],
+        ),
+        (
+            MONTH,
+            3,
+            "2025-01-01",
+            None,
+            [
+                ("2025-01-01", "2025-03-31"),
+                ("2025-04-01", "2025-06-30"),
+                ("2025-07-01", "2025-09-30"),
+                ("2025-10-01", "2025-12-31"),
+            ],
+        ),
+        (
+            MONTH,
+            3,
+            "2024-11-30",
+            None,
+            [
+                ("2024-11-30", "2025-02-27"),
+                ("2025-02-28", "2025-05-29"),
+                ("2025-05-30", "2025-08-29"),
+            ],
+        ),
+        (
+            YEAR,
+            1,
+            "2024-02-29",
+            None,
+            [
+                ("2024-02-29", "2025-02-27"),
+                ("2025-02-28", "2026-02-27"),
+                ("2026-02-28", "2027-02-27"),
+                ("2027-02-28", "2028-02-28"),
+                ("2028-02-29", "2029-02-27"),
+            ],
+        ),
         (YEAR, 2, "2023-06-15", None, [("2023-06-15", "2025-06-14"), ("2025-06-15", "2027-06-14")]),
     ],
 )
@@ -169,8 +280,14 @@ def test_yearly_leap_day_returns_to_29_february():
     """B-1: a yearly subscription from 29 Feb 2024 bills on 28 Feb, then 29 Feb in 2028."""
     terms = BillingTerms(Recurrence(YEAR), d("2024-02-29"))
     starts = [event.period.start for event in first_events(terms, 6)]
-    assert starts == [d("2024-02-29"), d("2025-02-28"), d("2026-02-28"), d("2027-02-28"),
-                      d("2028-02-29"), d("2029-02-28")]
+    assert starts == [
+        d("2024-02-29"),
+        d("2025-02-28"),
+        d("2026-02-28"),
+        d("2027-02-28"),
+        d("2028-02-29"),
+        d("2029-02-28"),
+    ]
 
 
 # === Invoice dates === #
@@ -195,13 +312,19 @@ def test_invoice_dates_by_mode(mode, expected):
 def test_trial_of_14_days():
     terms = monthly("2025-01-01", trial=Recurrence(DAY, 14))
     assert terms.billing_start == d("2025-01-15")
-    assert spans(first_events(terms, 2)) == [("2025-01-15", "2025-02-14"), ("2025-02-15", "2025-03-14")]
+    assert spans(first_events(terms, 2)) == [
+        ("2025-01-15", "2025-02-14"),
+        ("2025-02-15", "2025-03-14"),
+    ]
 
 
 def test_trial_of_one_month_from_month_end():
     terms = monthly("2025-01-31", trial=Recurrence(MONTH))
     assert terms.billing_start == d("2025-02-28")
-    assert spans(first_events(terms, 2)) == [("2025-02-28", "2025-03-27"), ("2025-03-28", "2025-04-27")]
+    assert spans(first_events(terms, 2)) == [
+        ("2025-02-28", "2025-03-27"),
+        ("2025-03-28", "2025-04-27"),
+    ]
     anchored = monthly("2025-01-31", trial=Recurrence(MONTH), anchor_day=31)
     events = first_events(anchored, 2)
     assert spans(events) == [("2025-02-28", "2025-03-30"), ("2025-03-31", "2025-04-29")]
@@ -221,20 +344,51 @@ def test_subscription_ended_during_trial_bills_nothing():
 @pytest.mark.parametrize(
     ("end", "mode", "expected_spans", "last_fraction", "last_invoice", "last_full"),
     [
-        ("2025-03-10", ADVANCE, [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"),
-                                 ("2025-03-01", "2025-03-10")], F(10, 31), "2025-03-01",
-         ("2025-03-01", "2025-03-31")),
-        ("2025-03-10", ARREARS, [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28"),
-                                 ("2025-03-01", "2025-03-10")], F(10, 31), "2025-03-11",
-         ("2025-03-01", "2025-03-31")),
-        ("2025-02-28", ARREARS, [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28")], F(1),
-         "2025-03-01", ("2025-02-01", "2025-02-28")),
-        ("2025-01-01", ADVANCE, [("2025-01-01", "2025-01-01")], F(1, 31), "2025-01-01",
-         ("2025-01-01", "2025-01-31")),
+        (
+            "2025-03-10",
+            ADVANCE,
+            [
+                ("2025-01-01", "2025-01-31"),
+                ("2025-02-01", "2025-02-28"),
+                ("2025-03-01", "2025-03-10"),
+            ],
+            F(10, 31),
+            "2025-03-01",
+            ("2025-03-01", "2025-03-31"),
+        ),
+        (
+            "2025-03-10",
+            ARREARS,
+            [
+                ("2025-01-01", "2025-01-31"),
+                ("2025-02-01", "2025-02-28"),
+                ("2025-03-01", "2025-03-10"),
+            ],
+            F(10, 31),
+            "2025-03-11",
+            ("2025-03-01", "2025-03-31"),
+        ),
+        (
+            "2025-02-28",
+            ARREARS,
+            [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-28")],
+            F(1),
+            "2025-03-01",
+            ("2025-02-01", "2025-02-28"),
+        ),
+        (
+            "2025-01-01",
+            ADVANCE,
+            [("2025-01-01", "2025-01-01")],
+            F(1, 31),
+            "2025-01-01",
+            ("2025-01-01", "2025-01-31"),
+        ),
     ],
 )
-def test_end_date_cuts_the_last_period(end, mode, expected_spans, last_fraction, last_invoice,
-                                       last_full):
+def test_end_date_cuts_the_last_period(
+    end, mode, expected_spans, last_fraction, last_invoice, last_full
+):
     """B-7: the period holding the end date is cut there and billed for its used days."""
     events = first_events(monthly("2025-01-01", end_date=d(end), mode=mode))
     assert spans(events) == expected_spans
@@ -251,16 +405,56 @@ def test_end_date_cuts_the_last_period(end, mode, expected_spans, last_fraction,
 @pytest.mark.parametrize(
     ("unit", "interval", "start", "anchor", "stub", "full", "fraction", "following"),
     [
-        (MONTH, 1, "2025-01-15", 1, ("2025-01-15", "2025-01-31"), ("2025-01-01", "2025-01-31"),
-         F(17, 31), [("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-31")]),
-        (MONTH, 1, "2025-02-10", 31, ("2025-02-10", "2025-02-27"), ("2025-01-31", "2025-02-27"),
-         F(18, 28), [("2025-02-28", "2025-03-30"), ("2025-03-31", "2025-04-29")]),
-        (MONTH, 3, "2025-01-15", 1, ("2025-01-15", "2025-03-31"), ("2025-01-01", "2025-03-31"),
-         F(76, 90), [("2025-04-01", "2025-06-30")]),
-        (YEAR, 1, "2025-03-15", 1, ("2025-03-15", "2026-02-28"), ("2025-03-01", "2026-02-28"),
-         F(351, 365), [("2026-03-01", "2027-02-28")]),
-        (YEAR, 1, "2025-01-15", 20, ("2025-01-15", "2025-01-19"), ("2024-01-20", "2025-01-19"),
-         F(5, 366), [("2025-01-20", "2026-01-19")]),
+        (
+            MONTH,
+            1,
+            "2025-01-15",
+            1,
+            ("2025-01-15", "2025-01-31"),
+            ("2025-01-01", "2025-01-31"),
+            F(17, 31),
+            [("2025-02-01", "2025-02-28"), ("2025-03-01", "2025-03-31")],
+        ),
+        (
+            MONTH,
+            1,
+            "2025-02-10",
+            31,
+            ("2025-02-10", "2025-02-27"),
+            ("2025-01-31", "2025-02-27"),
+            F(18, 28),
+            [("2025-02-28", "2025-03-30"), ("2025-03-31", "2025-04-29")],
+        ),
+        (
+            MONTH,
+            3,
+            "2025-01-15",
+            1,
+            ("2025-01-15", "2025-03-31"),
+            ("2025-01-01", "2025-03-31"),
+            F(76, 90),
+            [("2025-04-01", "2025-06-30")],
+        ),
+        (
+            YEAR,
+            1,
+            "2025-03-15",
+            1,
+            ("2025-03-15", "2026-02-28"),
+            ("2025-03-01", "2026-02-28"),
+            F(351, 365),
+            [("2026-03-01", "2027-02-28")],
+        ),
+        (
+            YEAR,
+            1,
+            "2025-01-15",
+            20,
+            ("2025-01-15", "2025-01-19"),
+            ("2024-01-20", "2025-01-19"),
+            F(5, 366),
+            [("2025-01-20", "2026-01-19")],
+        ),
     ],
 )
 def test_stub_start(unit, interval, start, anchor, stub, full, fraction, following):
@@ -305,58 +499,86 @@ def test_pause_lengthens_its_period_and_shifts_the_next(mode, invoice_dates):
     """B-1: a 10-day pause in January moves every following period by 10 days, no gap."""
     terms = monthly("2025-01-01", mode=mode, pauses=(Pause(d("2025-01-10"), d("2025-01-20")),))
     events = first_events(terms, 3)
-    assert spans(events) == [("2025-01-01", "2025-02-10"), ("2025-02-11", "2025-03-10"),
-                             ("2025-03-11", "2025-04-10")]
+    assert spans(events) == [
+        ("2025-01-01", "2025-02-10"),
+        ("2025-02-11", "2025-03-10"),
+        ("2025-03-11", "2025-04-10"),
+    ]
     assert events[0].full_period == events[0].period
     assert [event.fraction for event in events] == [1, 1, 1]
     assert [str(event.invoice_date) for event in events] == invoice_dates
 
 
 def test_pause_before_billing_start_pushes_it_back():
-    terms = monthly("2025-01-01", trial=Recurrence(DAY, 14),
-                    pauses=[Pause(d("2025-01-05"), d("2025-01-08"))])
+    terms = monthly(
+        "2025-01-01", trial=Recurrence(DAY, 14), pauses=[Pause(d("2025-01-05"), d("2025-01-08"))]
+    )
     assert terms.pauses == (Pause(d("2025-01-05"), d("2025-01-08")),)
-    assert spans(first_events(terms, 2)) == [("2025-01-18", "2025-02-17"), ("2025-02-18", "2025-03-17")]
+    assert spans(first_events(terms, 2)) == [
+        ("2025-01-18", "2025-02-17"),
+        ("2025-02-18", "2025-03-17"),
+    ]
 
 
 def test_pause_across_billing_start_pushes_it_by_its_full_length():
-    terms = monthly("2025-01-01", trial=Recurrence(DAY, 14),
-                    pauses=(Pause(d("2025-01-10"), d("2025-01-25")),))
-    assert spans(first_events(terms, 2)) == [("2025-01-30", "2025-02-27"), ("2025-02-28", "2025-03-29")]
+    terms = monthly(
+        "2025-01-01", trial=Recurrence(DAY, 14), pauses=(Pause(d("2025-01-10"), d("2025-01-25")),)
+    )
+    assert spans(first_events(terms, 2)) == [
+        ("2025-01-30", "2025-02-27"),
+        ("2025-02-28", "2025-03-29"),
+    ]
 
 
 def test_several_pauses():
     """B-1: two pauses in one period add up; a later pause starts a new segment again."""
-    terms = monthly("2025-01-01", pauses=(
-        Pause(d("2025-01-05"), d("2025-01-08")),
-        Pause(d("2025-01-20"), d("2025-01-25")),
-        Pause(d("2025-03-01"), d("2025-03-03")),
-    ))
+    terms = monthly(
+        "2025-01-01",
+        pauses=(
+            Pause(d("2025-01-05"), d("2025-01-08")),
+            Pause(d("2025-01-20"), d("2025-01-25")),
+            Pause(d("2025-03-01"), d("2025-03-03")),
+        ),
+    )
     events = first_events(terms, 3)
-    assert spans(events) == [("2025-01-01", "2025-02-08"), ("2025-02-09", "2025-03-10"),
-                             ("2025-03-11", "2025-04-10")]
+    assert spans(events) == [
+        ("2025-01-01", "2025-02-08"),
+        ("2025-02-09", "2025-03-10"),
+        ("2025-03-11", "2025-04-10"),
+    ]
     assert [event.fraction for event in events] == [1, 1, 1]
 
 
 def test_pause_starting_in_the_lengthened_part_counts_for_the_same_period():
-    terms = monthly("2025-01-01", pauses=(
-        Pause(d("2025-01-25"), d("2025-02-01")),
-        Pause(d("2025-02-05"), d("2025-02-06")),
-    ))
-    assert spans(first_events(terms, 2)) == [("2025-01-01", "2025-02-08"), ("2025-02-09", "2025-03-08")]
+    terms = monthly(
+        "2025-01-01",
+        pauses=(
+            Pause(d("2025-01-25"), d("2025-02-01")),
+            Pause(d("2025-02-05"), d("2025-02-06")),
+        ),
+    )
+    assert spans(first_events(terms, 2)) == [
+        ("2025-01-01", "2025-02-08"),
+        ("2025-02-09", "2025-03-08"),
+    ]
 
 
 def test_adjacent_pauses_act_as_one():
-    split = monthly("2025-01-01", pauses=(Pause(d("2025-01-10"), d("2025-01-15")),
-                                          Pause(d("2025-01-15"), d("2025-01-20"))))
+    split = monthly(
+        "2025-01-01",
+        pauses=(Pause(d("2025-01-10"), d("2025-01-15")), Pause(d("2025-01-15"), d("2025-01-20"))),
+    )
     single = monthly("2025-01-01", pauses=(Pause(d("2025-01-10"), d("2025-01-20")),))
     assert first_events(split, 4) == first_events(single, 4)
 
 
 def test_pause_realigns_an_anchored_grid_on_the_resume_side():
     terms = monthly("2025-01-01", anchor_day=1, pauses=(Pause(d("2025-01-10"), d("2025-01-15")),))
-    assert spans(first_events(terms, 3)) == [("2025-01-01", "2025-02-05"), ("2025-02-06", "2025-03-05"),
-                                             ("2025-03-06", "2025-04-05")]
+    assert spans(first_events(terms, 3)) == [
+        ("2025-01-01", "2025-02-05"),
+        ("2025-02-06", "2025-03-05"),
+        ("2025-03-06", "2025-04-05"),
+    ]
 
 
 def test_pause_in_a_stub_keeps_the_stub_fraction():
@@ -368,11 +590,20 @@ def test_pause_in_a_stub_keeps_the_stub_fraction():
 
 
 def test_pause_in_daily_and_weekly_subscriptions():
-    daily = BillingTerms(Recurrence(DAY), d("2025-01-01"), pauses=(Pause(d("2025-01-02"), d("2025-01-04")),))
-    assert spans(first_events(daily, 3)) == [("2025-01-01", "2025-01-01"), ("2025-01-02", "2025-01-04"),
-                                             ("2025-01-05", "2025-01-05")]
-    weekly = BillingTerms(Recurrence(WEEK), d("2025-01-06"), mode=ARREARS,
-                          pauses=(Pause(d("2025-01-08"), d("2025-01-11")),))
+    daily = BillingTerms(
+        Recurrence(DAY), d("2025-01-01"), pauses=(Pause(d("2025-01-02"), d("2025-01-04")),)
+    )
+    assert spans(first_events(daily, 3)) == [
+        ("2025-01-01", "2025-01-01"),
+        ("2025-01-02", "2025-01-04"),
+        ("2025-01-05", "2025-01-05"),
+    ]
+    weekly = BillingTerms(
+        Recurrence(WEEK),
+        d("2025-01-06"),
+        mode=ARREARS,
+        pauses=(Pause(d("2025-01-08"), d("2025-01-11")),),
+    )
     events = first_events(weekly, 2)
     assert spans(events) == [("2025-01-06", "2025-01-15"), ("2025-01-16", "2025-01-22")]
     assert [event.invoice_date for event in events] == [d("2025-01-16"), d("2025-01-23")]
@@ -385,7 +616,9 @@ def test_pause_in_daily_and_weekly_subscriptions():
         (("2025-01-15", "2025-02-15"), "2025-01-20", "2025-03-03", F(14, 31)),
     ],
 )
-def test_end_date_in_a_paused_period_counts_service_days_only(pause, end, expected_full_end, fraction):
+def test_end_date_in_a_paused_period_counts_service_days_only(
+    pause, end, expected_full_end, fraction
+):
     """B-7: the end cut of a paused period bills service days over the period's service days."""
     terms = monthly("2025-01-01", end_date=d(end), pauses=(Pause(d(pause[0]), d(pause[1])),))
     events = first_events(terms)
@@ -395,7 +628,9 @@ def test_end_date_in_a_paused_period_counts_service_days_only(pause, end, expect
 
 
 def test_pause_after_end_date_is_ignored():
-    terms = monthly("2025-01-01", end_date=d("2025-02-10"), pauses=(Pause(d("2025-02-15"), d("2025-03-01")),))
+    terms = monthly(
+        "2025-01-01", end_date=d("2025-02-10"), pauses=(Pause(d("2025-02-15"), d("2025-03-01")),)
+    )
     events = first_events(terms)
     assert spans(events) == [("2025-01-01", "2025-01-31"), ("2025-02-01", "2025-02-10")]
     assert events[1].full_period == Period(d("2025-02-01"), d("2025-02-28"))
@@ -403,7 +638,9 @@ def test_pause_after_end_date_is_ignored():
 
 
 def test_period_without_any_service_day_is_not_billed():
-    terms = monthly("2025-01-01", end_date=d("2025-02-10"), pauses=(Pause(d("2025-02-01"), d("2025-02-20")),))
+    terms = monthly(
+        "2025-01-01", end_date=d("2025-02-10"), pauses=(Pause(d("2025-02-01"), d("2025-02-20")),)
+    )
     assert spans(first_events(terms)) == [("2025-01-01", "2025-01-31")]
 
 
@@ -413,7 +650,13 @@ def test_period_without_any_service_day_is_not_billed():
 @pytest.mark.parametrize(
     ("mode", "billed_until", "today", "limit", "expected_starts"),
     [
-        (ADVANCE, None, "2025-04-15", None, ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01"]),
+        (
+            ADVANCE,
+            None,
+            "2025-04-15",
+            None,
+            ["2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01"],
+        ),
         (ARREARS, None, "2025-04-15", None, ["2025-01-01", "2025-02-01", "2025-03-01"]),
         (ADVANCE, "2025-01-31", "2025-04-15", None, ["2025-02-01", "2025-03-01", "2025-04-01"]),
         (ADVANCE, "2025-01-31", "2025-04-15", 2, ["2025-02-01", "2025-03-01"]),
@@ -447,7 +690,9 @@ def test_due_billing_events_of_an_ended_subscription():
 
 def test_due_billing_events_rejects_a_negative_limit():
     with pytest.raises(ValueError, match="limit"):
-        due_billing_events(monthly("2025-01-01"), billed_until=None, today=d("2025-05-01"), limit=-1)
+        due_billing_events(
+            monthly("2025-01-01"), billed_until=None, today=d("2025-05-01"), limit=-1
+        )
 
 
 @pytest.mark.parametrize(
@@ -457,7 +702,11 @@ def test_due_billing_events_rejects_a_negative_limit():
         (monthly("2025-01-01"), "2025-02-28", ("2025-03-01", "2025-03-31", 2)),
         (monthly("2025-01-01"), "2025-02-15", ("2025-03-01", "2025-03-31", 2)),
         (monthly("2025-01-01"), "2030-01-31", ("2030-02-01", "2030-02-28", 61)),
-        (monthly("2025-01-01", end_date=d("2025-02-10")), "2025-01-31", ("2025-02-01", "2025-02-10", 1)),
+        (
+            monthly("2025-01-01", end_date=d("2025-02-10")),
+            "2025-01-31",
+            ("2025-02-01", "2025-02-10", 1),
+        ),
         (monthly("2025-01-01", end_date=d("2025-02-10")), "2025-02-10", None),
         (monthly("2025-01-01", end_date=d("2025-02-10")), "2025-03-31", None),
     ],
@@ -503,7 +752,7 @@ JANUARY = Period(date(2025, 1, 1), date(2025, 1, 31))
     ],
 )
 def test_change_adjustment(period, change, old, new, decimals, expected):
-    """B-7: a mid-period plan or quantity change bills (or credits) the rest of the period to the cent."""
+    """B-7: a mid-period plan or quantity change bills (or credits) the rest of the period to the cent."""  # noqa: E501
     assert str(change_adjustment(period, d(change), old, new, decimals=decimals)) == expected
 
 
@@ -585,31 +834,73 @@ def test_every_error_code_is_raised(code):
     ("trigger", "code", "params"),
     [
         (lambda: Recurrence(DAY, -1), ScheduleErrorCode.INTERVAL_NOT_POSITIVE, {"interval": -1}),
-        (lambda: monthly("2025-01-01", anchor_day=0), ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE,
-         {"anchor_day": 0}),
-        (lambda: Recurrence(MONTH).shift(d("2025-01-01"), 1, 32), ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE,
-         {"anchor_day": 32}),
-        (lambda: monthly("2025-01-10", end_date=d("2025-01-09")), ScheduleErrorCode.END_BEFORE_START,
-         {"start": d("2025-01-10"), "end": d("2025-01-09")}),
-        (lambda: Pause(d("2025-01-10"), d("2025-01-09")), ScheduleErrorCode.PAUSE_INVALID,
-         {"start": d("2025-01-10"), "end": d("2025-01-09")}),
-        (lambda: monthly("2025-01-01", pauses=(Pause(d("2025-01-10"), d("2025-01-20")),
-                                               Pause(d("2025-01-19"), d("2025-01-25")))),
-         ScheduleErrorCode.PAUSE_INVALID,
-         {"start": d("2025-01-19"), "end": d("2025-01-25"), "previous_start": d("2025-01-10"),
-          "previous_end": d("2025-01-20")}),
-        (lambda: monthly("2025-01-01", pauses=(Pause(d("2025-02-10"), d("2025-02-20")),
-                                               Pause(d("2025-01-10"), d("2025-01-15")))),
-         ScheduleErrorCode.PAUSE_INVALID,
-         {"start": d("2025-01-10"), "end": d("2025-01-15"), "previous_start": d("2025-02-10"),
-          "previous_end": d("2025-02-20")}),
-        (lambda: monthly("2025-01-10", pauses=(Pause(d("2025-01-05"), d("2025-01-15")),)),
-         ScheduleErrorCode.PAUSE_INVALID,
-         {"start": d("2025-01-05"), "end": d("2025-01-15"), "start_date": d("2025-01-10")}),
-        (lambda: change_adjustment(APRIL, d("2025-05-01"), 1, 2), ScheduleErrorCode.DATE_OUTSIDE_PERIOD,
-         {"date": d("2025-05-01"), "start": d("2025-04-01"), "end": d("2025-04-30")}),
-        (lambda: to_local_date(datetime(2025, 1, 1, 12), UTC), ScheduleErrorCode.NAIVE_DATETIME,
-         {"moment": datetime(2025, 1, 1, 12)}),
+        (
+            lambda: monthly("2025-01-01", anchor_day=0),
+            ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE,
+            {"anchor_day": 0},
+        ),
+        (
+            lambda: Recurrence(MONTH).shift(d("2025-01-01"), 1, 32),
+            ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE,
+            {"anchor_day": 32},
+        ),
+        (
+            lambda: monthly("2025-01-10", end_date=d("2025-01-09")),
+            ScheduleErrorCode.END_BEFORE_START,
+            {"start": d("2025-01-10"), "end": d("2025-01-09")},
+        ),
+        (
+            lambda: Pause(d("2025-01-10"), d("2025-01-09")),
+            ScheduleErrorCode.PAUSE_INVALID,
+            {"start": d("2025-01-10"), "end": d("2025-01-09")},
+        ),
+        (
+            lambda: monthly(
+                "2025-01-01",
+                pauses=(
+                    Pause(d("2025-01-10"), d("2025-01-20")),
+                    Pause(d("2025-01-19"), d("2025-01-25")),
+                ),
+            ),
+            ScheduleErrorCode.PAUSE_INVALID,
+            {
+                "start": d("2025-01-19"),
+                "end": d("2025-01-25"),
+                "previous_start": d("2025-01-10"),
+                "previous_end": d("2025-01-20"),
+            },
+        ),
+        (
+            lambda: monthly(
+                "2025-01-01",
+                pauses=(
+                    Pause(d("2025-02-10"), d("2025-02-20")),
+                    Pause(d("2025-01-10"), d("2025-01-15")),
+                ),
+            ),
+            ScheduleErrorCode.PAUSE_INVALID,
+            {
+                "start": d("2025-01-10"),
+                "end": d("2025-01-15"),
+                "previous_start": d("2025-02-10"),
+                "previous_end": d("2025-02-20"),
+            },
+        ),
+        (
+            lambda: monthly("2025-01-10", pauses=(Pause(d("2025-01-05"), d("2025-01-15")),)),
+            ScheduleErrorCode.PAUSE_INVALID,
+            {"start": d("2025-01-05"), "end": d("2025-01-15"), "start_date": d("2025-01-10")},
+        ),
+        (
+            lambda: change_adjustment(APRIL, d("2025-05-01"), 1, 2),
+            ScheduleErrorCode.DATE_OUTSIDE_PERIOD,
+            {"date": d("2025-05-01"), "start": d("2025-04-01"), "end": d("2025-04-30")},
+        ),
+        (
+            lambda: to_local_date(datetime(2025, 1, 1, 12), UTC),
+            ScheduleErrorCode.NAIVE_DATETIME,
+            {"moment": datetime(2025, 1, 1, 12)},
+        ),
     ],
 )
 def test_error_codes_and_params(trigger, code, params):
@@ -671,7 +962,9 @@ def billing_terms(draw):
 
 
 def _effective_pauses(terms):
-    return [pause for pause in terms.pauses if terms.end_date is None or pause.start <= terms.end_date]
+    return [
+        pause for pause in terms.pauses if terms.end_date is None or pause.start <= terms.end_date
+    ]
 
 
 def _paused_days(terms):
@@ -758,8 +1051,11 @@ def test_property_events_are_well_formed(terms):
             assert 28 * interval <= nominal <= 31 * interval
         else:
             assert 365 * interval <= nominal <= 366 * interval
-        is_last = position == len(events) - 1 and terms.end_date is not None and (
-            event.period.end == terms.end_date)
+        is_last = (
+            position == len(events) - 1
+            and terms.end_date is not None
+            and (event.period.end == terms.end_date)
+        )
         if position > 0 and not is_last:
             assert event.fraction == 1
             assert event.period == event.full_period
@@ -794,8 +1090,10 @@ def test_property_anchor_day_is_kept(unit, interval, start, anchor, trial):
     grid_start = events[0].full_period.start
     # the stub's grid period starts on the latest anchored day on or before the first day
     probe = first_day
-    while not (probe.day == min(anchor, _month_length(probe))
-               and (unit is MONTH or probe.month == first_day.month)):
+    while not (
+        probe.day == min(anchor, _month_length(probe))
+        and (unit is MONTH or probe.month == first_day.month)
+    ):
         probe -= ONE_DAY
     assert grid_start == probe
     assert events[0].fraction == F(events[0].period.days, events[0].full_period.days)
@@ -820,8 +1118,10 @@ def test_property_split_period_prorates_to_the_total(start, length, cuts, price)
     one cent of its own proration."""
     whole = Period(start, start + timedelta(days=length - 1))
     bounds = [0, *sorted(cut for cut in cuts if cut < length), length]
-    pieces = [Period(start + timedelta(days=a), start + timedelta(days=b - 1))
-              for a, b in pairwise(bounds)]
+    pieces = [
+        Period(start + timedelta(days=a), start + timedelta(days=b - 1))
+        for a, b in pairwise(bounds)
+    ]
     assert sum(day_fraction(piece, whole) for piece in pieces) == 1
     total = prorate(price, day_fraction(whole, whole))
     assert total == round_money(price)

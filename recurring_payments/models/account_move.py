@@ -23,7 +23,7 @@ class AccountMove(models.Model):
     )
 
     def init(self):
-        super().init()
+        res = super().init()
         # B-2: one invoice per subscription and period, whatever runs concurrently.
         self.env.cr.execute(
             """
@@ -34,6 +34,7 @@ class AccountMove(models.Model):
                AND recurring_adjustment IS NOT TRUE
             """
         )
+        return res
 
     def _recurring_queue_sending(self):
         """Hand posted invoices whose plan says so to Odoo's background sending."""

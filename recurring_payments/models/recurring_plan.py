@@ -19,12 +19,10 @@ class RecurringPlan(models.Model):
     active = fields.Boolean(default=True)
     company_id = fields.Many2one(
         comodel_name="res.company",
-        string="Company",
         help="Leave empty to share the plan between companies.",
     )
     period_unit = fields.Selection(
         selection=PERIOD_UNITS,
-        string="Period Unit",
         required=True,
         default="month",
     )
@@ -43,7 +41,6 @@ class RecurringPlan(models.Model):
         "In arrears: a period is invoiced the day after it ends.",
     )
     billing_day = fields.Integer(
-        string="Billing Day",
         help="Day of the month on which monthly and yearly periods start (1-31; the last day "
         "of shorter months is used). The first period of a subscription starting on another "
         "day is prorated. Leave empty to start periods on the subscription's start date.",
@@ -55,7 +52,6 @@ class RecurringPlan(models.Model):
     )
     trial_unit = fields.Selection(
         selection=PERIOD_UNITS,
-        string="Trial Unit",
         required=True,
         default="day",
     )
@@ -145,8 +141,10 @@ class RecurringPlan(models.Model):
         for plan in self:
             if plan.period_interval < 1:
                 raise ValidationError(
-                    _("The billing period of plan %(plan)s must be at least one unit long.",
-                      plan=plan.name)
+                    _(
+                        "The billing period of plan %(plan)s must be at least one unit long.",
+                        plan=plan.name,
+                    )
                 )
             if plan.trial_interval < 0:
                 raise ValidationError(_("The trial length cannot be negative."))

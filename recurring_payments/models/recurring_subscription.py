@@ -5,7 +5,7 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import SUPERUSER_ID, _, api, fields, models, modules
+from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import format_date
@@ -83,7 +83,6 @@ class RecurringSubscription(models.Model):
     )
     plan_id = fields.Many2one(
         comodel_name="recurring.plan",
-        string="Plan",
         required=True,
         tracking=True,
         check_company=True,
@@ -98,7 +97,6 @@ class RecurringSubscription(models.Model):
     )
     pricelist_id = fields.Many2one(
         comodel_name="product.pricelist",
-        string="Pricelist",
         compute="_compute_pricelist_id",
         store=True,
         precompute=True,
@@ -115,10 +113,11 @@ class RecurringSubscription(models.Model):
         required=True,
         tracking=True,
     )
-    company_currency_id = fields.Many2one(related="company_id.currency_id", string="Company Currency")
+    company_currency_id = fields.Many2one(
+        related="company_id.currency_id", string="Company Currency"
+    )
     fiscal_position_id = fields.Many2one(
         comodel_name="account.fiscal.position",
-        string="Fiscal Position",
         compute="_compute_fiscal_position_id",
         store=True,
         precompute=True,
@@ -151,7 +150,6 @@ class RecurringSubscription(models.Model):
         help="First billed day, after the free trial.",
     )
     billed_until = fields.Date(
-        string="Billed Until",
         readonly=True,
         copy=False,
         tracking=True,
@@ -177,7 +175,6 @@ class RecurringSubscription(models.Model):
     )
     reason_id = fields.Many2one(
         comodel_name="recurring.reason",
-        string="Reason",
         readonly=True,
         copy=False,
         tracking=True,
@@ -202,7 +199,8 @@ class RecurringSubscription(models.Model):
         string="Saved Payment Method",
         tracking=True,
         check_company=True,
-        domain="[('partner_id', 'child_of', commercial_partner_id), ('company_id', '=', company_id)]",
+        domain="[('partner_id', 'child_of', commercial_partner_id),"
+        " ('company_id', '=', company_id)]",
     )
     amount_untaxed = fields.Monetary(
         string="Untaxed Amount", compute="_compute_amounts", store=True, tracking=True
@@ -225,7 +223,6 @@ class RecurringSubscription(models.Model):
     )
     invoice_count = fields.Integer(compute="_compute_invoice_count")
     invoicing_error = fields.Text(
-        string="Invoicing Error",
         readonly=True,
         copy=False,
         help="Why the last automatic invoicing of this subscription failed.",
@@ -340,10 +337,15 @@ class RecurringSubscription(models.Model):
     )
     def _compute_recurring_monthly(self):
         for subscription in self:
-            if subscription.state not in ("trial", "active", "past_due") or not subscription.plan_id:
+            if (
+                subscription.state not in ("trial", "active", "past_due")
+                or not subscription.plan_id
+            ):
                 subscription.recurring_monthly = 0.0
                 continue
-            factor = monthly_factor(subscription.plan_id.period_unit, subscription.plan_id.period_interval)
+            factor = monthly_factor(
+                subscription.plan_id.period_unit, subscription.plan_id.period_interval
+            )
             monthly = subscription.amount_untaxed * float(factor)
             subscription.recurring_monthly = subscription.currency_id._convert(
                 monthly,
@@ -371,14 +373,21 @@ class RecurringSubscription(models.Model):
             token = subscription.payment_token_id
             if subscription.payment_mode == "token" and not token and subscription.state != "draft":
                 raise ValidationError(
-                    _("Subscription %(name)s is paid with a saved payment method: choose one.",
-                      name=subscription.name)
+                    _(
+                        "Subscription %(name)s is paid with a saved payment method: choose one.",
+                        name=subscription.name,
+                    )
                 )
-            if token and token.partner_id.commercial_partner_id != subscription.commercial_partner_id:
+            if (
+                token
+                and token.partner_id.commercial_partner_id != subscription.commercial_partner_id
+            ):
                 raise ValidationError(
-                    _("The payment method %(token)s does not belong to the customer %(customer)s.",
-                      token=token.display_name,
-                      customer=subscription.commercial_partner_id.display_name)
+                    _(
+                        "The payment method %(token)s does not belong to the customer %(customer)s.",  # noqa: E501
+                        token=token.display_name,
+                        customer=subscription.commercial_partner_id.display_name,
+                    )
                 )
 
     @api.constrains("date_start", "date_end", "plan_id")
@@ -406,8 +415,11 @@ class RecurringSubscription(models.Model):
         for subscription in self:
             if subscription.state != "draft" or subscription.invoice_ids:
                 raise UserError(
-                    _("Only draft subscriptions that were never invoiced can be deleted; "
-                      "cancel %(name)s instead.", name=subscription.name)
+                    _(
+                        "Only draft subscriptions that were never invoiced can be deleted; "
+                        "cancel %(name)s instead.",
+                        name=subscription.name,
+                    )
                 )
 
     # === ACTION METHODS === #
@@ -420,8 +432,10 @@ class RecurringSubscription(models.Model):
                 raise UserError(_("Only draft subscriptions can be started."))
             if not subscription.line_ids:
                 raise UserError(
-                    _("Add at least one line to subscription %(name)s before starting it.",
-                      name=subscription.name)
+                    _(
+                        "Add at least one line to subscription %(name)s before starting it.",
+                        name=subscription.name,
+                    )
                 )
             in_trial = subscription.date_trial_end and subscription.date_trial_end > max(
                 today, subscription.date_start
@@ -441,7 +455,9 @@ class RecurringSubscription(models.Model):
         for subscription in self:
             if subscription.state != "cancelled" or subscription.invoice_ids:
                 raise UserError(
-                    _("Only cancelled subscriptions that were never invoiced can be reset to draft.")
+                    _(
+                        "Only cancelled subscriptions that were never invoiced can be reset to draft."  # noqa: E501
+                    )
                 )
         self.write({"state": "draft", "reason_id": False, "date_end": False})
         return True
@@ -494,8 +510,10 @@ class RecurringSubscription(models.Model):
         for subscription in self:
             if subscription.state not in BILLABLE_STATES + ("cancelled", "closed"):
                 raise UserError(
-                    _("Subscription %(name)s cannot be invoiced in its current status.",
-                      name=subscription.name)
+                    _(
+                        "Subscription %(name)s cannot be invoiced in its current status.",
+                        name=subscription.name,
+                    )
                 )
             if not subscription.next_invoice_date:
                 raise UserError(
@@ -518,7 +536,9 @@ class RecurringSubscription(models.Model):
         return self._recurring_action_view_invoices(self.invoice_ids)
 
     def _recurring_action_view_invoices(self, moves):
-        action = self.env["ir.actions.act_window"]._for_xml_id("account.action_move_out_invoice_type")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account.action_move_out_invoice_type"
+        )
         action["domain"] = [("id", "in", moves.ids)]
         action["context"] = {"default_move_type": "out_invoice", "create": False}
         if len(moves) == 1:
@@ -769,12 +789,17 @@ class RecurringSubscription(models.Model):
             "mail.mail_activity_data_warning",
             summary=_("Automatic invoicing failed"),
             note=message,
-            user_id=(self.user_id or self.env.ref("base.user_admin", raise_if_not_found=False)
-                     or self.env.user).id,
+            user_id=(
+                self.user_id
+                or self.env.ref("base.user_admin", raise_if_not_found=False)
+                or self.env.user
+            ).id,
         )
 
     @api.model
-    def _cron_generate_invoices(self, batch_size=INVOICING_BATCH_SIZE, time_budget=INVOICING_TIME_BUDGET):
+    def _cron_generate_invoices(
+        self, batch_size=INVOICING_BATCH_SIZE, time_budget=INVOICING_TIME_BUDGET
+    ):
         """Invoice every due subscription, in committed batches, on any number of workers.
 
         Each batch is claimed with ``FOR NO KEY UPDATE SKIP LOCKED``, invoiced, reported
@@ -786,7 +811,7 @@ class RecurringSubscription(models.Model):
         deadline = time.monotonic() + time_budget
         self._recurring_update_states(today)
         if can_commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit
         done = 0
         retries = 0
         while True:
@@ -808,7 +833,7 @@ class RecurringSubscription(models.Model):
             remaining = self._recurring_count_due(today)
             self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
             if can_commit:
-                self.env.cr.commit()
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             if not remaining or time.monotonic() > deadline:
                 break
         if not done:
@@ -847,12 +872,18 @@ class RecurringSubscription(models.Model):
         for subscription in self:
             if subscription.state not in RUNNING_STATES:
                 raise UserError(
-                    _("Subscription %(name)s is not running and cannot be paused or suspended.",
-                      name=subscription.name)
+                    _(
+                        "Subscription %(name)s is not running and cannot be paused or suspended.",
+                        name=subscription.name,
+                    )
                 )
             if subscription.date_end and date > subscription.date_end:
-                raise UserError(_("The pause starts after the end of subscription %(name)s.",
-                                  name=subscription.name))
+                raise UserError(
+                    _(
+                        "The pause starts after the end of subscription %(name)s.",
+                        name=subscription.name,
+                    )
+                )
             last_pause = subscription.pause_ids.sorted("date_end")[-1:]
             if last_pause and last_pause.date_end and date < last_pause.date_end:
                 raise UserError(_("A pause cannot start before the end of the previous pause."))
@@ -870,7 +901,10 @@ class RecurringSubscription(models.Model):
             ]
         )
         self.write(
-            {"state": "paused" if kind == "pause" else "suspended", "reason_id": reason.id if reason else False}
+            {
+                "state": "paused" if kind == "pause" else "suspended",
+                "reason_id": reason.id if reason else False,
+            }
         )
 
     def _recurring_resume(self, date, expected_state):
@@ -878,18 +912,30 @@ class RecurringSubscription(models.Model):
         for subscription in self:
             if subscription.state != expected_state:
                 raise UserError(
-                    _("Subscription %(name)s is not %(state)s.",
-                      name=subscription.name,
-                      state=dict(self._fields["state"]._description_selection(self.env))[expected_state])
+                    _(
+                        "Subscription %(name)s is not %(state)s.",
+                        name=subscription.name,
+                        state=dict(self._fields["state"]._description_selection(self.env))[
+                            expected_state
+                        ],
+                    )
                 )
             pause = subscription.pause_ids.filtered(lambda p: not p.date_end)[:1]
             if pause and date <= pause.date_start:
-                raise UserError(_("The resume date must be after the start of the pause (%(date)s).",
-                                  date=format_date(self.env, pause.date_start)))
+                raise UserError(
+                    _(
+                        "The resume date must be after the start of the pause (%(date)s).",
+                        date=format_date(self.env, pause.date_start),
+                    )
+                )
             if pause:
                 pause.date_end = date
             state = pause.state_before if pause and pause.state_before else "active"
-            if state == "trial" and subscription.date_trial_end and subscription.date_trial_end <= date:
+            if (
+                state == "trial"
+                and subscription.date_trial_end
+                and subscription.date_trial_end <= date
+            ):
                 state = "active"
             subscription.write({"state": state, "reason_id": False})
 
@@ -906,7 +952,9 @@ class RecurringSubscription(models.Model):
         credit_notes = self.env["account.move"]
         for subscription in self:
             if subscription.state not in RUNNING_STATES + ("paused", "suspended", "draft"):
-                raise UserError(_("Subscription %(name)s is already ended.", name=subscription.name))
+                raise UserError(
+                    _("Subscription %(name)s is already ended.", name=subscription.name)
+                )
             if date < subscription.date_start:
                 raise UserError(_("A subscription cannot be cancelled before it starts."))
             vals = {"reason_id": reason.id if reason else False}
@@ -931,17 +979,22 @@ class RecurringSubscription(models.Model):
         self.ensure_one()
         decimals = self.currency_id.decimal_places
         invoices = self.invoice_ids.filtered(
-            lambda m: m.move_type == "out_invoice"
-            and m.state == "posted"
-            and not m.recurring_adjustment
-            and m.recurring_period_end
-            and m.recurring_period_end >= date
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.state == "posted"
+                and not m.recurring_adjustment
+                and m.recurring_period_end
+                and m.recurring_period_end >= date
+            )
         )
         items = []
         for invoice in invoices:
             period = Period(invoice.recurring_period_start, invoice.recurring_period_end)
             cancel_from = max(date, period.start)
-            for line in invoice.invoice_line_ids.filtered(lambda l: l.display_type == "product"):
+            product_lines = invoice.invoice_line_ids.filtered(
+                lambda aml: aml.display_type == "product"
+            )
+            for line in product_lines:
                 credit = cancellation_credit(
                     period,
                     cancel_from,
@@ -950,8 +1003,13 @@ class RecurringSubscription(models.Model):
                 )
                 if credit:
                     items.append(
-                        (line.product_id, line.name.split("\n")[0], line.tax_ids, -credit,
-                         Period(cancel_from, period.end))
+                        (
+                            line.product_id,
+                            line.name.split("\n")[0],
+                            line.tax_ids,
+                            -credit,
+                            Period(cancel_from, period.end),
+                        )
                     )
         return self._recurring_create_adjustment(items, date, _("Unused from %(date)s"))
 
@@ -974,7 +1032,7 @@ class RecurringSubscription(models.Model):
             fields.Command.create(
                 {
                     "product_id": product.id,
-                    "name": "%s\n%s" % (name, label % {"date": date_label}),
+                    "name": "{}\n{}".format(name, label % {"date": date_label}),
                     "quantity": 1.0,
                     "price_unit": float(amount) * sign,
                     "tax_ids": [fields.Command.set(taxes.ids)],
@@ -984,20 +1042,24 @@ class RecurringSubscription(models.Model):
             )
             for product, name, taxes, amount, period in items
         ]
-        move = self.env["account.move"].with_company(self.company_id).create(
-            {
-                "move_type": "out_invoice" if sign > 0 else "out_refund",
-                "company_id": self.company_id.id,
-                "partner_id": self.partner_invoice_id.id,
-                "currency_id": self.currency_id.id,
-                "fiscal_position_id": self.fiscal_position_id.id,
-                "invoice_date": fields.Date.context_today(self),
-                "invoice_origin": self.name,
-                "invoice_user_id": self.user_id.id,
-                "recurring_subscription_id": self.id,
-                "recurring_adjustment": True,
-                "invoice_line_ids": line_commands,
-            }
+        move = (
+            self.env["account.move"]
+            .with_company(self.company_id)
+            .create(
+                {
+                    "move_type": "out_invoice" if sign > 0 else "out_refund",
+                    "company_id": self.company_id.id,
+                    "partner_id": self.partner_invoice_id.id,
+                    "currency_id": self.currency_id.id,
+                    "fiscal_position_id": self.fiscal_position_id.id,
+                    "invoice_date": fields.Date.context_today(self),
+                    "invoice_origin": self.name,
+                    "invoice_user_id": self.user_id.id,
+                    "recurring_subscription_id": self.id,
+                    "recurring_adjustment": True,
+                    "invoice_line_ids": line_commands,
+                }
+            )
         )
         move.action_post()
         return move

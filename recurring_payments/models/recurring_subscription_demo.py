@@ -46,15 +46,19 @@ class RecurringSubscription(models.Model):
             "suspend": self.env.ref("recurring_payments.recurring_reason_suspend_unpaid"),
             "cancel": self.env.ref("recurring_payments.recurring_reason_cancel_price"),
         }
-        for index, (name, city, country, plan, products, months, state) in enumerate(DEMO_SUBSCRIPTIONS):
+        for index, (name, city, country, plan, products, months, state) in enumerate(
+            DEMO_SUBSCRIPTIONS
+        ):
             partner = self.env["res.partner"].create(
                 {
                     "name": name,
                     "is_company": True,
                     "city": city,
                     "country_id": countries[country].id if country in countries else False,
-                    "email": "billing+%d@example.com" % index,
-                    "lang": "fr_FR" if country == "FR" and self.env["res.lang"]._lang_get("fr_FR") else False,
+                    "email": f"billing+{index}@example.com",
+                    "lang": "fr_FR"
+                    if country == "FR" and self.env["res.lang"]._lang_get("fr_FR")
+                    else False,
                 }
             )
             start = today - relativedelta(months=months, days=index % 9)
@@ -107,7 +111,11 @@ class RecurringSubscription(models.Model):
         """
         provider = self.env.ref("payment.payment_provider_demo", raise_if_not_found=False)
         method = self.env.ref("payment_demo.payment_method_demo", raise_if_not_found=False)
-        if not provider or not method or "demo_simulated_state" not in self.env["payment.token"]._fields:
+        if (
+            not provider
+            or not method
+            or "demo_simulated_state" not in self.env["payment.token"]._fields
+        ):
             return 0
         if provider.state == "disabled":
             provider.state = "test"

@@ -10,7 +10,6 @@ class RecurringSubscriptionLine(models.Model):
 
     subscription_id = fields.Many2one(
         comodel_name="recurring.subscription",
-        string="Subscription",
         required=True,
         index=True,
         ondelete="cascade",
@@ -24,7 +23,6 @@ class RecurringSubscriptionLine(models.Model):
     )
     product_id = fields.Many2one(
         comodel_name="product.product",
-        string="Product",
         check_company=True,
         domain="[('sale_ok', '=', True)]",
         ondelete="restrict",
@@ -37,7 +35,7 @@ class RecurringSubscriptionLine(models.Model):
         required=True,
         precompute=True,
     )
-    quantity = fields.Float(string="Quantity", digits="Product Unit of Measure", default=1.0)
+    quantity = fields.Float(digits="Product Unit of Measure", default=1.0)
     product_uom_id = fields.Many2one(
         comodel_name="uom.uom",
         string="Unit",
@@ -92,12 +90,17 @@ class RecurringSubscriptionLine(models.Model):
                 line.name = line.name or False
                 continue
             lang = line.subscription_id.partner_id.lang or self.env.lang
-            line.name = line.product_id.with_context(lang=lang).get_product_multiline_description_sale()
+            line.name = line.product_id.with_context(
+                lang=lang
+            ).get_product_multiline_description_sale()
 
     @api.depends("product_id")
     def _compute_product_uom_id(self):
         for line in self:
-            if not line.product_uom_id or line.product_id.uom_id.category_id != line.product_uom_id.category_id:
+            if (
+                not line.product_uom_id
+                or line.product_id.uom_id.category_id != line.product_uom_id.category_id
+            ):
                 line.product_uom_id = line.product_id.uom_id
 
     @api.depends("product_id", "product_uom_id", "quantity", "subscription_id.pricelist_id")

@@ -24,7 +24,7 @@ class RecurringSubscriptionPause(models.Model):
     date_start = fields.Date(string="From", required=True, help="First day without service.")
     date_end = fields.Date(string="Resumed On", help="First day of service again.")
     days = fields.Integer(compute="_compute_days")
-    reason_id = fields.Many2one(comodel_name="recurring.reason", string="Reason")
+    reason_id = fields.Many2one(comodel_name="recurring.reason")
     note = fields.Char()
     state_before = fields.Selection(selection=SUBSCRIPTION_STATES, string="Status Before")
 

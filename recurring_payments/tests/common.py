@@ -2,6 +2,7 @@
 from datetime import date
 
 from odoo import Command
+
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 
@@ -23,18 +24,32 @@ class RecurringPaymentsCommon(AccountTestInvoicingCommon):
             {"name": "Monthly", "period_unit": "month", "period_interval": 1, "auto_send": False}
         )
         cls.plan_monthly_first = cls.env["recurring.plan"].create(
-            {"name": "Monthly on the 1st", "period_unit": "month", "billing_day": 1, "auto_send": False}
+            {
+                "name": "Monthly on the 1st",
+                "period_unit": "month",
+                "billing_day": 1,
+                "auto_send": False,
+            }
         )
         cls.plan_quarterly = cls.env["recurring.plan"].create(
             {"name": "Quarterly", "period_unit": "month", "period_interval": 3, "auto_send": False}
         )
         cls.plan_arrears = cls.env["recurring.plan"].create(
-            {"name": "Monthly in arrears", "period_unit": "month", "billing_mode": "arrears",
-             "auto_send": False}
+            {
+                "name": "Monthly in arrears",
+                "period_unit": "month",
+                "billing_mode": "arrears",
+                "auto_send": False,
+            }
         )
         cls.plan_trial = cls.env["recurring.plan"].create(
-            {"name": "Monthly with trial", "period_unit": "month", "trial_interval": 14,
-             "trial_unit": "day", "auto_send": False}
+            {
+                "name": "Monthly with trial",
+                "period_unit": "month",
+                "trial_interval": 14,
+                "trial_unit": "day",
+                "auto_send": False,
+            }
         )
         cls.customer = cls.env["res.partner"].create(
             {"name": "Zoë Customer", "email": "zoe@example.com", "company_id": False}
@@ -44,7 +59,9 @@ class RecurringPaymentsCommon(AccountTestInvoicingCommon):
         cls.reason_suspend = cls.env.ref("recurring_payments.recurring_reason_suspend_unpaid")
 
     @classmethod
-    def _create_subscription(cls, plan=None, start=date(2025, 1, 1), lines=None, confirm=True, **vals):
+    def _create_subscription(
+        cls, plan=None, start=date(2025, 1, 1), lines=None, confirm=True, **vals
+    ):
         """Create (and start) a subscription; ``lines`` are (product, quantity, price) tuples."""
         lines = lines or [(cls.product_hosting, 1, 30.0)]
         subscription = cls.env["recurring.subscription"].create(
@@ -53,7 +70,9 @@ class RecurringPaymentsCommon(AccountTestInvoicingCommon):
                 "plan_id": (plan or cls.plan_monthly).id,
                 "date_start": start,
                 "line_ids": [
-                    Command.create({"product_id": product.id, "quantity": quantity, "price_unit": price})
+                    Command.create(
+                        {"product_id": product.id, "quantity": quantity, "price_unit": price}
+                    )
                     for product, quantity, price in lines
                 ],
                 **vals,

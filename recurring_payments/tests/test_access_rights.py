@@ -14,16 +14,23 @@ class TestAccessRights(RecurringPaymentsCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company_2 = cls.setup_other_company(name="Company Two")["company"]
-        cls.invoicing_user = new_test_user(cls.env, login="rp_billing", groups="account.group_account_invoice")
+        cls.invoicing_user = new_test_user(
+            cls.env, login="rp_billing", groups="account.group_account_invoice"
+        )
         cls.subscription_user = new_test_user(
             cls.env, login="rp_user", groups="recurring_payments.recurring_payments_group_user"
         )
         cls.subscription_manager = new_test_user(
-            cls.env, login="rp_manager", groups="recurring_payments.recurring_payments_group_manager"
+            cls.env,
+            login="rp_manager",
+            groups="recurring_payments.recurring_payments_group_manager",
         )
         cls.other_company_user = new_test_user(
-            cls.env, login="rp_other", groups="recurring_payments.recurring_payments_group_manager",
-            company_id=cls.company_2.id, company_ids=[Command.set(cls.company_2.ids)],
+            cls.env,
+            login="rp_other",
+            groups="recurring_payments.recurring_payments_group_manager",
+            company_id=cls.company_2.id,
+            company_ids=[Command.set(cls.company_2.ids)],
         )
         cls.subscription = cls._create_subscription(confirm=False)
 

@@ -4,7 +4,9 @@
 These tests commit on cursors of their own (the test transaction cannot see or lock what
 other connections do), and remove what they committed at the end.
 """
+
 import threading
+
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.tests import TransactionCase, tagged
 
@@ -21,7 +23,9 @@ class TestInvoicingConcurrency(TransactionCase):
         with self.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
             company = env.ref("base.main_company")
-            if not env["account.journal"].search([("type", "=", "sale"), ("company_id", "=", company.id)]):
+            if not env["account.journal"].search(
+                [("type", "=", "sale"), ("company_id", "=", company.id)]
+            ):
                 self.skipTest("the main company has no chart of accounts")
             product = env["product.product"].create(
                 {"name": self.tag, "list_price": 10.0, "taxes_id": [Command.clear()]}
@@ -55,10 +59,15 @@ class TestInvoicingConcurrency(TransactionCase):
             )
             move_ids = [row[0] for row in cr.fetchall()]
             if move_ids:
-                cr.execute("DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
-                           "(SELECT id FROM account_move_line WHERE move_id = ANY(%s))", [move_ids])
+                cr.execute(
+                    "DELETE FROM account_partial_reconcile WHERE debit_move_id IN "
+                    "(SELECT id FROM account_move_line WHERE move_id = ANY(%s))",
+                    [move_ids],
+                )
                 cr.execute("DELETE FROM account_move WHERE id = ANY(%s)", [move_ids])
-            cr.execute("DELETE FROM recurring_subscription WHERE id = ANY(%s)", [self.subscription_ids])
+            cr.execute(
+                "DELETE FROM recurring_subscription WHERE id = ANY(%s)", [self.subscription_ids]
+            )
             cr.execute("DELETE FROM recurring_plan WHERE id = %s", [self.ids["plan"]])
             cr.execute("DELETE FROM product_product WHERE id = %s", [self.ids["product"]])
             cr.execute("DELETE FROM res_partner WHERE id = %s", [self.ids["partner"]])
@@ -85,7 +94,8 @@ class TestInvoicingConcurrency(TransactionCase):
                 env = api.Environment(cr, SUPERUSER_ID, {"recurring_commit": True})
                 barrier.wait(timeout=30)
                 results.append(
-                    env["recurring.subscription"].with_context(recurring_commit=True)
+                    env["recurring.subscription"]
+                    .with_context(recurring_commit=True)
                     ._cron_generate_invoices(batch_size=3)
                 )
         except Exception as error:  # noqa: BLE001 - reported by the test
@@ -109,7 +119,7 @@ class TestInvoicingConcurrency(TransactionCase):
         self.assertEqual(set(counts.values()), {1}, counts)
 
     def test_locked_rows_are_skipped(self):
-        """B-4: rows claimed by an uncommitted worker are skipped by the other, never billed twice."""
+        """B-4: rows claimed by an uncommitted worker are skipped by the other, never billed twice."""  # noqa: E501
         with self.registry.cursor() as cr_a, self.registry.cursor() as cr_b:
             env_a = api.Environment(cr_a, SUPERUSER_ID, {"recurring_commit": True})
             env_b = api.Environment(cr_b, SUPERUSER_ID, {"recurring_commit": True})
@@ -120,6 +130,8 @@ class TestInvoicingConcurrency(TransactionCase):
             claimed._recurring_invoice_batch(self.today)
             cr_a.commit()
             # Worker B runs again: everything is billed, it finds nothing.
-            self.assertEqual(env_b["recurring.subscription"]._cron_generate_invoices(batch_size=4), 0)
+            self.assertEqual(
+                env_b["recurring.subscription"]._cron_generate_invoices(batch_size=4), 0
+            )
         counts = self._invoice_counts()
         self.assertEqual(set(counts.values()), {1}, counts)

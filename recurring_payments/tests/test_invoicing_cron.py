@@ -31,14 +31,29 @@ class TestInvoicingCron(RecurringPaymentsCommon):
         self.assertEqual(invoice.partner_id, self.customer)
         self.assertEqual(invoice.invoice_origin, subscription.name)
         self.assertEqual(invoice.invoice_date, date(2025, 1, 1))
-        self.assertEqual((invoice.recurring_period_start, invoice.recurring_period_end),
-                         (date(2025, 1, 1), date(2025, 1, 31)))
-        self.assertRecordValues(invoice.invoice_line_ids, [
-            {"product_id": self.product_hosting.id, "quantity": 2.0, "price_subtotal": 60.0,
-             "recurring_period_start": date(2025, 1, 1), "recurring_period_end": date(2025, 1, 31)},
-            {"product_id": self.product_seat.id, "quantity": 3.0, "price_subtotal": 33.75,
-             "recurring_period_start": date(2025, 1, 1), "recurring_period_end": date(2025, 1, 31)},
-        ])
+        self.assertEqual(
+            (invoice.recurring_period_start, invoice.recurring_period_end),
+            (date(2025, 1, 1), date(2025, 1, 31)),
+        )
+        self.assertRecordValues(
+            invoice.invoice_line_ids,
+            [
+                {
+                    "product_id": self.product_hosting.id,
+                    "quantity": 2.0,
+                    "price_subtotal": 60.0,
+                    "recurring_period_start": date(2025, 1, 1),
+                    "recurring_period_end": date(2025, 1, 31),
+                },
+                {
+                    "product_id": self.product_seat.id,
+                    "quantity": 3.0,
+                    "price_subtotal": 33.75,
+                    "recurring_period_start": date(2025, 1, 1),
+                    "recurring_period_end": date(2025, 1, 31),
+                },
+            ],
+        )
         self.assertEqual(invoice.amount_untaxed, 93.75)
         self.assertEqual(subscription.invoice_count, 1)
         self.assertEqual(subscription.billed_until, date(2025, 1, 31))
@@ -54,7 +69,7 @@ class TestInvoicingCron(RecurringPaymentsCommon):
 
     @freeze_time("2025-01-15")
     def test_second_invoice_for_a_period_is_impossible(self):
-        """B-2: a database constraint refuses a second invoice for the same subscription and period."""
+        """B-2: a database constraint refuses a second invoice for the same subscription and period."""  # noqa: E501
         subscription = self._create_subscription(start=date(2025, 1, 15))
         self._run_cron()
         event = subscription._recurring_terms()
@@ -97,8 +112,11 @@ class TestInvoicingCron(RecurringPaymentsCommon):
                 (date(2025, 5, 10), date(2025, 6, 9)),
             ],
         )
-        self.assertEqual(invoices.mapped("name"), sorted(invoices.mapped("name")),
-                         "numbered in the order of the periods")
+        self.assertEqual(
+            invoices.mapped("name"),
+            sorted(invoices.mapped("name")),
+            "numbered in the order of the periods",
+        )
         self.assertEqual(subscription.next_invoice_date, date(2025, 6, 10))
 
     @freeze_time("2025-04-01")
@@ -106,9 +124,15 @@ class TestInvoicingCron(RecurringPaymentsCommon):
         subscription = self._create_subscription(plan=self.plan_arrears, start=date(2025, 1, 1))
         self._run_cron()
         self.assertEqual(
-            [(m.recurring_period_start, m.recurring_period_end) for m in self._invoices(subscription)],
-            [(date(2025, 1, 1), date(2025, 1, 31)), (date(2025, 2, 1), date(2025, 2, 28)),
-             (date(2025, 3, 1), date(2025, 3, 31))],
+            [
+                (m.recurring_period_start, m.recurring_period_end)
+                for m in self._invoices(subscription)
+            ],
+            [
+                (date(2025, 1, 1), date(2025, 1, 31)),
+                (date(2025, 2, 1), date(2025, 2, 28)),
+                (date(2025, 3, 1), date(2025, 3, 31)),
+            ],
         )
         self.assertEqual(subscription.next_invoice_date, date(2025, 5, 1))
 
@@ -123,11 +147,13 @@ class TestInvoicingCron(RecurringPaymentsCommon):
 
         def prepare(self_, event, invoice_date):
             if self_ == bad:
-                raise UserError("The customer has no invoice address.")
+                raise UserError(self_.env._("The customer has no invoice address."))
             return original(self_, event, invoice_date)
 
-        with patch.object(RecurringSubscription, "_recurring_prepare_invoice_vals", prepare), \
-                mute_logger("odoo.addons.recurring_payments.models.recurring_subscription"):
+        with (
+            patch.object(RecurringSubscription, "_recurring_prepare_invoice_vals", prepare),
+            mute_logger("odoo.addons.recurring_payments.models.recurring_subscription"),
+        ):
             done = self._run_cron(batch_size=2)
         self.assertEqual(done, 5)
         for subscription in subscriptions - bad:
@@ -154,7 +180,9 @@ class TestInvoicingCron(RecurringPaymentsCommon):
         for _i in range(count):
             subscriptions |= self._create_subscription(start=date(2025, 1, 1))
         cron = self.env.ref("recurring_payments.recurring_subscription_cron_generate_invoices")
-        progress = self.env["ir.cron.progress"].create({"cron_id": cron.id, "done": 0, "remaining": 0})
+        progress = self.env["ir.cron.progress"].create(
+            {"cron_id": cron.id, "done": 0, "remaining": 0}
+        )
         reports = []
         IrCron = type(self.env["ir.cron"])
         original = IrCron._notify_progress
@@ -170,7 +198,9 @@ class TestInvoicingCron(RecurringPaymentsCommon):
         self.assertEqual(reports, [(3, 7), (6, 4), (9, 1), (10, 0)])
         self.assertEqual((progress.done, progress.remaining), (10, 0))
         self.assertEqual(
-            self.env["account.move"].search_count([("recurring_subscription_id", "in", subscriptions.ids)]),
+            self.env["account.move"].search_count(
+                [("recurring_subscription_id", "in", subscriptions.ids)]
+            ),
             count,
         )
 
@@ -181,7 +211,9 @@ class TestInvoicingCron(RecurringPaymentsCommon):
             self._create_subscription(start=date(2025, 1, 1))
         done = self._run_cron(batch_size=3, time_budget=-1)
         self.assertEqual(done, 3)
-        self.assertEqual(self.env["recurring.subscription"]._recurring_count_due(date(2025, 1, 1)), 1)
+        self.assertEqual(
+            self.env["recurring.subscription"]._recurring_count_due(date(2025, 1, 1)), 1
+        )
         self.assertEqual(self._run_cron(batch_size=3), 1)
 
     @freeze_time("2025-01-01")
@@ -226,7 +258,7 @@ class TestInvoicingCron(RecurringPaymentsCommon):
 
     @freeze_time("2025-01-10")
     def test_generate_now(self):
-        """"Generate invoice now" bills what is due, else the next period ahead of time."""
+        """ "Generate invoice now" bills what is due, else the next period ahead of time."""
         subscription = self._create_subscription(start=date(2025, 1, 10))
         subscription.action_generate_invoice()
         self.assertEqual(len(self._invoices(subscription)), 1)
@@ -247,15 +279,17 @@ class TestInvoicingCron(RecurringPaymentsCommon):
     @freeze_time("2025-03-10")
     def test_dry_run_matches_the_run(self):
         subscription = self._create_subscription(start=date(2025, 1, 10))
-        other = self._create_subscription(plan=self.plan_quarterly, start=date(2025, 3, 10),
-                                          lines=[(self.product_seat, 2, 12.5)])
+        other = self._create_subscription(
+            plan=self.plan_quarterly, start=date(2025, 3, 10), lines=[(self.product_seat, 2, 12.5)]
+        )
         action = self.env["recurring.subscription"].action_invoicing_preview()
         preview = self.env["recurring.invoicing.preview"].browse(action["res_id"])
         self.assertEqual(preview.invoice_count, 4)
         self.assertEqual(preview.subscription_count, 2)
         self.assertFalse(self._invoices(subscription), "a dry run creates nothing")
         expected = sorted(
-            (line.subscription_id.id, line.period_start, line.amount_untaxed) for line in preview.line_ids
+            (line.subscription_id.id, line.period_start, line.amount_untaxed)
+            for line in preview.line_ids
         )
         self._run_cron()
         created = sorted(
@@ -274,8 +308,11 @@ class TestInvoicingCron(RecurringPaymentsCommon):
     @freeze_time("2025-01-01")
     def test_invoice_lines_follow_sections(self):
         subscription = self._create_subscription()
-        subscription.line_ids = [Command.create({"display_type": "line_section", "name": "Services",
-                                                 "sequence": 1})]
+        subscription.line_ids = [
+            Command.create({"display_type": "line_section", "name": "Services", "sequence": 1})
+        ]
         self._run_cron()
         invoice = self._invoices(subscription)
-        self.assertEqual(invoice.invoice_line_ids.mapped("display_type"), ["line_section", "product"])
+        self.assertEqual(
+            invoice.invoice_line_ids.mapped("display_type"), ["line_section", "product"]
+        )

@@ -39,8 +39,12 @@ class TestMultiCompany(RecurringPaymentsCommon):
     @freeze_time("2025-01-01")
     def test_taxes_through_fiscal_position(self):
         """Line taxes are mapped by the customer's fiscal position and invoiced as mapped."""
-        product = self._create_product(name="Taxed", list_price=100.0, recurring_ok=True,
-                                       taxes_id=[Command.set(self.tax_sale_a.ids)])
+        product = self._create_product(
+            name="Taxed",
+            list_price=100.0,
+            recurring_ok=True,
+            taxes_id=[Command.set(self.tax_sale_a.ids)],
+        )
         customer_abroad = self.env["res.partner"].create(
             {"name": "Abroad", "property_account_position_id": self.fiscal_pos_a.id}
         )
@@ -66,19 +70,25 @@ class TestMultiCompany(RecurringPaymentsCommon):
     @freeze_time("2025-01-01")
     def test_invoices_in_each_company(self):
         product_2 = self._create_product(
-            name="Company 2 product", company_id=self.company_2.id, taxes_id=[Command.clear()],
+            name="Company 2 product",
+            company_id=self.company_2.id,
+            taxes_id=[Command.clear()],
             property_account_income_id=self.company_2_data["default_account_revenue"].id,
             property_account_expense_id=self.company_2_data["default_account_expense"].id,
         )
         sub_1 = self._create_subscription()
-        sub_2 = self.env["recurring.subscription"].with_company(self.company_2).create(
-            {
-                "partner_id": self.customer.id,
-                "plan_id": self.plan_monthly.id,
-                "company_id": self.company_2.id,
-                "date_start": date(2025, 1, 1),
-                "line_ids": [Command.create({"product_id": product_2.id, "price_unit": 10.0})],
-            }
+        sub_2 = (
+            self.env["recurring.subscription"]
+            .with_company(self.company_2)
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "plan_id": self.plan_monthly.id,
+                    "company_id": self.company_2.id,
+                    "date_start": date(2025, 1, 1),
+                    "line_ids": [Command.create({"product_id": product_2.id, "price_unit": 10.0})],
+                }
+            )
         )
         sub_2.action_confirm()
         self.assertTrue(sub_2.name.startswith("SUB/"))
@@ -89,9 +99,15 @@ class TestMultiCompany(RecurringPaymentsCommon):
         self.assertEqual(invoice_2.journal_id.company_id, self.company_2)
 
     def test_plan_journal_and_terms_used(self):
-        journal = self.company_data["default_journal_sale"].copy({"name": "Subscriptions", "code": "SUBS"})
+        journal = self.company_data["default_journal_sale"].copy(
+            {"name": "Subscriptions", "code": "SUBS"}
+        )
         self.plan_monthly.write(
-            {"company_id": self.env.company.id, "journal_id": journal.id, "payment_term_id": self.pay_terms_b.id}
+            {
+                "company_id": self.env.company.id,
+                "journal_id": journal.id,
+                "payment_term_id": self.pay_terms_b.id,
+            }
         )
         with freeze_time("2025-01-01"):
             subscription = self._create_subscription()

@@ -13,7 +13,7 @@ from .common import RecurringPaymentsCommon
 class TestProration(RecurringPaymentsCommon):
     @freeze_time("2025-01-15")
     def test_mid_period_start_bills_the_used_fraction(self):
-        """B-7: a start on 15 January with billing on the 1st bills 17/31 of the month, to the cent."""
+        """B-7: a start on 15 January with billing on the 1st bills 17/31 of the month, to the cent."""  # noqa: E501
         subscription = self._create_subscription(
             plan=self.plan_monthly_first,
             start=date(2025, 1, 15),
@@ -21,8 +21,10 @@ class TestProration(RecurringPaymentsCommon):
         )
         self.env["recurring.subscription"]._cron_generate_invoices()
         invoice = self._invoices(subscription)
-        self.assertEqual((invoice.recurring_period_start, invoice.recurring_period_end),
-                         (date(2025, 1, 15), date(2025, 1, 31)))
+        self.assertEqual(
+            (invoice.recurring_period_start, invoice.recurring_period_end),
+            (date(2025, 1, 15), date(2025, 1, 31)),
+        )
         # 30.00 × 17/31 = 16.4516… → 16.45 ; 12.50 × 17/31 = 6.8548… → 6.85
         self.assertEqual(invoice.invoice_line_ids.mapped("price_subtotal"), [16.45, 6.85])
         self.assertEqual(invoice.amount_untaxed, 23.30)
@@ -36,7 +38,9 @@ class TestProration(RecurringPaymentsCommon):
     def test_quantity_change_in_advance(self):
         """B-7: a quantity change on day 16 of a 30-day period bills 15/30 of the difference."""
         subscription = self._create_subscription(
-            plan=self.plan_monthly_first, start=date(2025, 4, 1), lines=[(self.product_seat, 2, 15.0)]
+            plan=self.plan_monthly_first,
+            start=date(2025, 4, 1),
+            lines=[(self.product_seat, 2, 15.0)],
         )
         subscription._recurring_create_invoices(date(2025, 4, 1))
         wizard = self.env["recurring.subscription.change.wizard"].create(
@@ -55,7 +59,9 @@ class TestProration(RecurringPaymentsCommon):
     def test_price_decrease_in_advance_is_credited(self):
         """B-7: a downgrade credits the unused days at the old price, to the cent."""
         subscription = self._create_subscription(
-            plan=self.plan_monthly_first, start=date(2025, 4, 1), lines=[(self.product_hosting, 1, 31.0)]
+            plan=self.plan_monthly_first,
+            start=date(2025, 4, 1),
+            lines=[(self.product_hosting, 1, 31.0)],
         )
         subscription._recurring_create_invoices(date(2025, 4, 1))
         wizard = self.env["recurring.subscription.change.wizard"].create(
@@ -70,7 +76,7 @@ class TestProration(RecurringPaymentsCommon):
 
     @freeze_time("2025-04-21")
     def test_change_in_arrears(self):
-        """B-7: in arrears the whole period is billed at the new amount and the used days corrected."""
+        """B-7: in arrears the whole period is billed at the new amount and the used days corrected."""  # noqa: E501
         subscription = self._create_subscription(
             plan=self.plan_arrears, start=date(2025, 4, 1), lines=[(self.product_seat, 1, 30.0)]
         )
@@ -92,7 +98,9 @@ class TestProration(RecurringPaymentsCommon):
     @freeze_time("2025-04-01")
     def test_change_without_proration_applies_next_period(self):
         subscription = self._create_subscription(
-            plan=self.plan_monthly_first, start=date(2025, 4, 1), lines=[(self.product_seat, 1, 30.0)]
+            plan=self.plan_monthly_first,
+            start=date(2025, 4, 1),
+            lines=[(self.product_seat, 1, 30.0)],
         )
         subscription._recurring_create_invoices(date(2025, 4, 1))
         wizard = self.env["recurring.subscription.change.wizard"].create(
@@ -112,8 +120,9 @@ class TestProration(RecurringPaymentsCommon):
             lines=[(self.product_hosting, 1, 29.99), (self.product_seat, 2, 12.5)],
         )
         subscription._recurring_create_invoices(date(2025, 4, 1))
-        self._transition(subscription, "cancel", date(2025, 4, 11), self.reason_cancel,
-                         credit_unused=True)
+        self._transition(
+            subscription, "cancel", date(2025, 4, 11), self.reason_cancel, credit_unused=True
+        )
         credit = self._invoices(subscription, "out_refund")
         # 29.99 × 20/30 = 19.9933… → 19.99 ; 25.00 × 20/30 = 16.666… → 16.67
         self.assertEqual(credit.invoice_line_ids.mapped("price_subtotal"), [19.99, 16.67])
@@ -124,7 +133,8 @@ class TestProration(RecurringPaymentsCommon):
     @freeze_time("2025-01-01")
     def test_prorated_line_keeps_discount_exact(self):
         subscription = self._create_subscription(
-            plan=self.plan_monthly_first, start=date(2025, 1, 20),
+            plan=self.plan_monthly_first,
+            start=date(2025, 1, 20),
             lines=[(self.product_seat, 3, 9.99)],
         )
         subscription.line_ids.discount = 15.0
@@ -135,7 +145,8 @@ class TestProration(RecurringPaymentsCommon):
         self.assertEqual(invoice.amount_untaxed, 9.86)
 
     def test_section_lines_are_not_prorated(self):
-        subscription = self._create_subscription(confirm=False, plan=self.plan_monthly_first,
-                                                 start=date(2025, 1, 20))
+        subscription = self._create_subscription(
+            confirm=False, plan=self.plan_monthly_first, start=date(2025, 1, 20)
+        )
         subscription.line_ids = [Command.create({"display_type": "line_note", "name": "Note"})]
         self.assertEqual(subscription.amount_untaxed, 30.0)

@@ -34,9 +34,7 @@ class TestRecurringPlan(RecurringPaymentsCommon):
         subscription = self._create_subscription(plan=self.plan_quarterly)
         self.assertEqual(self.plan_quarterly.subscription_count, 1)
         action = self.plan_quarterly.action_open_subscriptions()
-        self.assertEqual(
-            self.env["recurring.subscription"].search(action["domain"]), subscription
-        )
+        self.assertEqual(self.env["recurring.subscription"].search(action["domain"]), subscription)
 
     def test_zero_interval_refused_on_write(self):
         """Changing a plan to a zero interval gets a clear, translated error; nothing is written."""

@@ -96,7 +96,9 @@ class TestSubscriptionLifecycle(RecurringPaymentsCommon):
         self.assertFalse(subscription.next_invoice_date)
         with freeze_time("2025-03-15"):
             self._transition(subscription, "reinstate", date(2025, 3, 15))
-        self.assertEqual(subscription.state, "past_due", "reinstated in the state it was suspended from")
+        self.assertEqual(
+            subscription.state, "past_due", "reinstated in the state it was suspended from"
+        )
         subscription.action_set_active()
         self.assertEqual(subscription.state, "active")
         self.assertEqual(subscription.next_invoice_date, date(2025, 4, 6))
@@ -164,8 +166,9 @@ class TestSubscriptionLifecycle(RecurringPaymentsCommon):
             self._create_subscription(start=date(2025, 2, 1), date_end=date(2025, 1, 1))
 
     def test_token_of_another_customer_refused(self):
-        provider = self.env["payment.provider"].search([("code", "=", "none")], limit=1) or \
-            self.env["payment.provider"].create({"name": "Test provider", "code": "none"})
+        provider = self.env["payment.provider"].search(
+            [("code", "=", "none")], limit=1
+        ) or self.env["payment.provider"].create({"name": "Test provider", "code": "none"})
         other = self.env["res.partner"].create({"name": "Someone else"})
         token = self.env["payment.token"].create(
             {

@@ -79,10 +79,12 @@ class RecurringInvoicingPreviewLine(models.TransientModel):
     _description = "Invoice of the Next Invoicing Run"
     _order = "subscription_id, period_start"
 
-    preview_id = fields.Many2one(comodel_name="recurring.invoicing.preview", required=True,
-                                 ondelete="cascade")
-    subscription_id = fields.Many2one(comodel_name="recurring.subscription", required=True,
-                                      ondelete="cascade")
+    preview_id = fields.Many2one(
+        comodel_name="recurring.invoicing.preview", required=True, ondelete="cascade"
+    )
+    subscription_id = fields.Many2one(
+        comodel_name="recurring.subscription", required=True, ondelete="cascade"
+    )
     partner_id = fields.Many2one(related="subscription_id.partner_id")
     currency_id = fields.Many2one(related="subscription_id.currency_id")
     period_start = fields.Date(string="From")

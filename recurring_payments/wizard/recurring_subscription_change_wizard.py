@@ -72,25 +72,37 @@ class RecurringSubscriptionChangeWizard(models.TransientModel):
         decimals = currency.decimal_places
         mode = BillingMode(subscription.plan_id.billing_mode)
         period = self._current_period() if self.prorate and subscription.state != "draft" else None
-        billed = bool(subscription.billed_until and period and period.end <= subscription.billed_until)
+        billed = bool(
+            subscription.billed_until and period and period.end <= subscription.billed_until
+        )
         adjustment_lines = []
         for wizard_line in self.line_ids:
             line = wizard_line.subscription_line_id
             if wizard_line.quantity < 0:
                 raise UserError(_("A quantity cannot be negative."))
             if period and (mode == BillingMode.ARREARS or billed):
-                old = LineAmount(to_decimal(line.quantity, currency), to_decimal(line.price_unit, currency),
-                                 to_decimal(line.discount, currency)).subtotal(decimals)
-                new = LineAmount(to_decimal(wizard_line.quantity, currency),
-                                 to_decimal(wizard_line.price_unit, currency),
-                                 to_decimal(line.discount, currency)).subtotal(decimals)
+                old = LineAmount(
+                    to_decimal(line.quantity, currency),
+                    to_decimal(line.price_unit, currency),
+                    to_decimal(line.discount, currency),
+                ).subtotal(decimals)
+                new = LineAmount(
+                    to_decimal(wizard_line.quantity, currency),
+                    to_decimal(wizard_line.price_unit, currency),
+                    to_decimal(line.discount, currency),
+                ).subtotal(decimals)
                 amount = mid_period_change(
                     Period(period.start, period.end), self.date, old, new, mode, decimals=decimals
                 )
                 if amount:
                     adjustment_lines.append(
-                        (line.product_id, line.name, line.tax_ids, amount,
-                         Period(max(self.date, period.start), period.end))
+                        (
+                            line.product_id,
+                            line.name,
+                            line.tax_ids,
+                            amount,
+                            Period(max(self.date, period.start), period.end),
+                        )
                     )
             line.write({"quantity": wizard_line.quantity, "price_unit": wizard_line.price_unit})
         moves = self.env["account.move"]
@@ -108,10 +120,12 @@ class RecurringSubscriptionChangeWizardLine(models.TransientModel):
     _name = "recurring.subscription.change.wizard.line"
     _description = "Change of a Subscription Line"
 
-    wizard_id = fields.Many2one(comodel_name="recurring.subscription.change.wizard", required=True,
-                                ondelete="cascade")
-    subscription_line_id = fields.Many2one(comodel_name="recurring.subscription.line", required=True,
-                                           ondelete="cascade")
+    wizard_id = fields.Many2one(
+        comodel_name="recurring.subscription.change.wizard", required=True, ondelete="cascade"
+    )
+    subscription_line_id = fields.Many2one(
+        comodel_name="recurring.subscription.line", required=True, ondelete="cascade"
+    )
     name = fields.Text(related="subscription_line_id.name")
     quantity = fields.Float(string="New Quantity", digits="Product Unit of Measure")
     price_unit = fields.Float(string="New Unit Price", digits="Product Price")

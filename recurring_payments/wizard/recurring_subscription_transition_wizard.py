@@ -35,10 +35,9 @@ class RecurringSubscriptionTransitionWizard(models.TransientModel):
     reason_type = fields.Char(compute="_compute_reason_type")
     reason_id = fields.Many2one(
         comodel_name="recurring.reason",
-        string="Reason",
         domain="[('reason_type', '=', reason_type)]",
     )
-    note = fields.Char(string="Note")
+    note = fields.Char()
     credit_unused = fields.Boolean(
         string="Credit the Unused Part",
         help="Issue a credit note for the days already invoiced after the cancellation date.",
