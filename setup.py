@@ -13,7 +13,9 @@ setup(
     packages=find_packages("src"),
     package_data={"recurring_payments_core": ["py.typed"]},
     python_requires=">=3.10",
-    install_requires=[],
+    install_requires=[
+        "stripe>=7",
+    ],
     extras_require={
         "test": [
             "pytest>=7",
@@ -21,6 +23,7 @@ setup(
             "freezegun",
             "lxml",
             "polib",
+            "localstripe",
         ],
         "lint": [
             "ruff",

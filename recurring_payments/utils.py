@@ -33,27 +33,31 @@ def plan_trial(plan):
     return Recurrence(PeriodUnit(plan.trial_unit), plan.trial_interval)
 
 
-def subscription_terms(subscription, extra_pause=None):
+def subscription_terms(subscription, end_date=None):
     """Return the core :class:`BillingTerms` of a ``recurring.subscription`` record.
 
-    :param extra_pause: a core :class:`Pause` not yet recorded (used to preview a resume).
+    The schedule runs from the start of the current plan (``date_schedule_start``, the
+    subscription's start unless the plan was changed); the trial applies only to a
+    schedule that starts with the subscription.
+
+    :param date end_date: cut the schedule earlier than the subscription's end date.
     """
     plan = subscription.plan_id
-    pauses = [
+    start = subscription.date_schedule_start or subscription.date_start
+    pauses = tuple(
         Pause(pause.date_start, pause.date_end)
         for pause in subscription.pause_ids.sorted("date_start")
-        if pause.date_end
-    ]
-    if extra_pause:
-        pauses.append(extra_pause)
+        if pause.date_end and pause.date_start >= start
+    )
+    ends = [day for day in (subscription.date_end, end_date) if day]
     return BillingTerms(
         recurrence=plan_recurrence(plan),
-        start_date=subscription.date_start,
+        start_date=start,
         mode=BillingMode(plan.billing_mode),
-        trial=plan_trial(plan),
-        end_date=subscription.date_end or None,
+        trial=plan_trial(plan) if start == subscription.date_start else None,
+        end_date=min(ends) if ends else None,
         anchor_day=plan.billing_day or None,
-        pauses=tuple(pauses),
+        pauses=pauses,
     )
 
 

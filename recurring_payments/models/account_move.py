@@ -13,6 +13,13 @@ class AccountMove(models.Model):
         copy=False,
         ondelete="restrict",
     )
+    recurring_plan_id = fields.Many2one(
+        comodel_name="recurring.plan",
+        string="Subscription Plan",
+        readonly=True,
+        copy=False,
+        ondelete="restrict",
+    )
     recurring_period_start = fields.Date(string="Billed From", readonly=True, copy=False)
     recurring_period_end = fields.Date(string="Billed To", readonly=True, copy=False)
     recurring_adjustment = fields.Boolean(
@@ -24,11 +31,13 @@ class AccountMove(models.Model):
 
     def init(self):
         res = super().init()
-        # B-2: one invoice per subscription and period, whatever runs concurrently.
+        # B-2: one invoice per subscription, plan and period, whatever runs concurrently.
         self.env.cr.execute(
             """
             CREATE UNIQUE INDEX IF NOT EXISTS account_move_recurring_period_uniq
-                ON account_move (recurring_subscription_id, recurring_period_start)
+                ON account_move (
+                    recurring_subscription_id, recurring_plan_id, recurring_period_start
+                )
              WHERE recurring_subscription_id IS NOT NULL
                AND move_type = 'out_invoice'
                AND recurring_adjustment IS NOT TRUE

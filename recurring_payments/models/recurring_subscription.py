@@ -143,6 +143,13 @@ class RecurringSubscription(models.Model):
         copy=False,
         help="Last day of service. Leave empty for a subscription that renews until cancelled.",
     )
+    date_schedule_start = fields.Date(
+        string="Current Plan Since",
+        readonly=True,
+        copy=False,
+        help="Start of the billing schedule of the current plan: the start date, or the "
+        "date of the last plan change.",
+    )
     date_trial_end = fields.Date(
         string="Trial Ends",
         compute="_compute_date_trial_end",
@@ -296,6 +303,7 @@ class RecurringSubscription(models.Model):
     @api.depends(
         "state",
         "date_start",
+        "date_schedule_start",
         "date_end",
         "billed_until",
         "pause_ids.date_start",
@@ -494,7 +502,7 @@ class RecurringSubscription(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Change Quantities or Prices"),
+            "name": _("Change Plan, Quantities or Prices"),
             "res_model": "recurring.subscription.change.wizard",
             "view_mode": "form",
             "target": "new",
@@ -562,16 +570,18 @@ class RecurringSubscription(models.Model):
 
     # === BUSINESS METHODS: core adapters === #
 
-    def _recurring_terms(self, extra_pause=None):
+    def _recurring_terms(self, end_date=None):
         """Return the core billing terms of the subscription."""
         self.ensure_one()
-        return subscription_terms(self, extra_pause=extra_pause)
+        return subscription_terms(self, end_date=end_date)
 
-    def _recurring_due_events(self, today):
+    def _recurring_due_events(self, today, end_date=None):
         """Return the core billing events due on ``today`` that are not invoiced yet."""
         self.ensure_one()
         return due_billing_events(
-            self._recurring_terms(), billed_until=self.billed_until or None, today=today
+            self._recurring_terms(end_date=end_date),
+            billed_until=self.billed_until or None,
+            today=today,
         )
 
     # === BUSINESS METHODS: invoicing === #
@@ -645,6 +655,7 @@ class RecurringSubscription(models.Model):
             "invoice_user_id": self.user_id.id,
             "narration": self.note,
             "recurring_subscription_id": self.id,
+            "recurring_plan_id": plan.id,
             "recurring_period_start": event.period.start,
             "recurring_period_end": event.period.end,
             "invoice_line_ids": line_commands,
@@ -655,7 +666,7 @@ class RecurringSubscription(models.Model):
             vals["invoice_payment_term_id"] = plan.payment_term_id.id
         return vals
 
-    def _recurring_create_invoices(self, today):
+    def _recurring_create_invoices(self, today, end_date=None):
         """Create and post the invoices of every period of ``self`` due on ``today``.
 
         The subscriptions' ``billed_until`` advances in the same transaction as the
@@ -669,7 +680,7 @@ class RecurringSubscription(models.Model):
         billed = {}
         invoice_date = fields.Date.context_today(self)
         for subscription in self:
-            events = subscription._recurring_due_events(today)
+            events = subscription._recurring_due_events(today, end_date=end_date)
             for event in events:
                 vals_by_company[subscription.company_id].append(
                     subscription._recurring_prepare_invoice_vals(event, invoice_date)
@@ -973,6 +984,50 @@ class RecurringSubscription(models.Model):
             if credit_unused:
                 credit_notes |= subscription._recurring_credit_unused(date)
         return credit_notes
+
+    def _recurring_change_plan(self, plan, date):
+        """Move to ``plan`` from ``date`` (its first day on the new plan).
+
+        The old plan is billed exactly up to the day before: what it still owes is
+        invoiced (in arrears, the used part of the current period), what was invoiced
+        beyond is credited (in advance). The new plan's schedule starts on ``date``.
+
+        :return: the invoices and credit notes created
+        """
+        self.ensure_one()
+        if plan == self.plan_id:
+            return self.env["account.move"]
+        if self.state == "draft":
+            self.plan_id = plan
+            return self.env["account.move"]
+        if self.state not in RUNNING_STATES:
+            raise UserError(
+                _(
+                    "The plan of subscription %(name)s cannot be changed in its current status.",
+                    name=self.name,
+                )
+            )
+        if date < (self.date_schedule_start or self.date_start):
+            raise UserError(_("The plan cannot be changed before the start of the current plan."))
+        if date > fields.Date.context_today(self):
+            raise UserError(_("A plan change cannot be dated in the future."))
+        last_day = date - timedelta(days=1)
+        moves = self.env["account.move"]
+        if last_day >= (self.date_schedule_start or self.date_start):
+            moves |= self._recurring_create_invoices(date, end_date=last_day)
+        if self.billed_until and self.billed_until >= date:
+            moves |= self._recurring_credit_unused(date)
+        old_plan = self.plan_id
+        self.write({"plan_id": plan.id, "date_schedule_start": date, "billed_until": last_day})
+        self.message_post(
+            body=_(
+                "Plan changed from %(old)s to %(new)s on %(date)s.",
+                old=old_plan.display_name,
+                new=plan.display_name,
+                date=format_date(self.env, date),
+            )
+        )
+        return moves
 
     def _recurring_credit_unused(self, date):
         """Credit the invoiced days from ``date`` on, to the cent (cancellation)."""

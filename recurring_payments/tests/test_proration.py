@@ -4,6 +4,7 @@ from datetime import date
 from freezegun import freeze_time
 
 from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import RecurringPaymentsCommon
@@ -150,3 +151,78 @@ class TestProration(RecurringPaymentsCommon):
         )
         subscription.line_ids = [Command.create({"display_type": "line_note", "name": "Note"})]
         self.assertEqual(subscription.amount_untaxed, 30.0)
+
+    @freeze_time("2025-04-16")
+    def test_plan_change_in_advance(self):
+        """B-7: a plan change on day 16 credits the old plan's 15 unused days and starts the new plan."""  # noqa: E501
+        subscription = self._create_subscription(
+            plan=self.plan_monthly_first,
+            start=date(2025, 4, 1),
+            lines=[(self.product_seat, 1, 30.0)],
+        )
+        subscription._recurring_create_invoices(date(2025, 4, 1))
+        wizard = self.env["recurring.subscription.change.wizard"].create(
+            {"subscription_id": subscription.id, "date": date(2025, 4, 16)}
+        )
+        wizard.plan_id = self.plan_quarterly
+        wizard.line_ids.price_unit = 90.0
+        wizard.action_apply()
+        self.assertEqual(subscription.plan_id, self.plan_quarterly)
+        self.assertEqual(subscription.date_schedule_start, date(2025, 4, 16))
+        credit = self._invoices(subscription, "out_refund")
+        # 30.00 × 15/30 = 15.00: the old plan is paid for 15 days exactly.
+        self.assertEqual(credit.amount_untaxed, 15.0)
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        new = self._invoices(subscription).filtered(
+            lambda m: m.recurring_plan_id == self.plan_quarterly
+        )
+        self.assertEqual(
+            (new.recurring_period_start, new.recurring_period_end),
+            (date(2025, 4, 16), date(2025, 7, 15)),
+        )
+        self.assertEqual(new.amount_untaxed, 90.0)
+        self.assertEqual(subscription.next_invoice_date, date(2025, 7, 16))
+        self.assertIn("Plan changed", subscription.message_ids[0].body)
+
+    @freeze_time("2025-04-21")
+    def test_plan_change_in_arrears(self):
+        """B-7: in arrears a plan change invoices the 20 used days of the old plan at once."""
+        subscription = self._create_subscription(
+            plan=self.plan_arrears, start=date(2025, 4, 1), lines=[(self.product_seat, 1, 30.0)]
+        )
+        subscription._recurring_change_plan(self.plan_monthly, date(2025, 4, 21))
+        old = self._invoices(subscription)
+        self.assertEqual(
+            (old.recurring_period_start, old.recurring_period_end),
+            (date(2025, 4, 1), date(2025, 4, 20)),
+        )
+        # 30.00 × 20/30 = 20.00
+        self.assertEqual(old.amount_untaxed, 20.0)
+        self.assertEqual(subscription.billed_until, date(2025, 4, 20))
+        self.assertEqual(subscription.next_invoice_date, date(2025, 4, 21))
+
+    @freeze_time("2025-04-01")
+    def test_plan_change_on_the_first_day_of_a_billed_period(self):
+        """Changing plan on a billed period's first day credits it all; the new plan bills from it."""
+        subscription = self._create_subscription(
+            plan=self.plan_monthly_first,
+            start=date(2025, 4, 1),
+            lines=[(self.product_seat, 1, 30.0)],
+        )
+        subscription._recurring_create_invoices(date(2025, 4, 1))
+        subscription._recurring_change_plan(self.plan_monthly, date(2025, 4, 1))
+        self.assertEqual(self._invoices(subscription, "out_refund").amount_untaxed, 30.0)
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        invoices = self._invoices(subscription).filtered(lambda m: not m.recurring_adjustment)
+        self.assertEqual(len(invoices), 2, "same period start, different plan: both allowed once")
+
+    @freeze_time("2025-04-10")
+    def test_plan_change_refused_in_the_future_or_when_ended(self):
+        subscription = self._create_subscription(start=date(2025, 4, 1))
+        with self.assertRaises(UserError):
+            subscription._recurring_change_plan(self.plan_quarterly, date(2025, 4, 20))
+        with self.assertRaises(UserError):
+            subscription._recurring_change_plan(self.plan_quarterly, date(2025, 3, 20))
+        self._transition(subscription, "cancel", date(2025, 4, 10), self.reason_cancel)
+        with self.assertRaises(UserError):
+            subscription._recurring_change_plan(self.plan_quarterly, date(2025, 4, 10))

@@ -10,10 +10,22 @@ from ..utils import schedule_error_message, to_decimal
 
 class RecurringSubscriptionChangeWizard(models.TransientModel):
     _name = "recurring.subscription.change.wizard"
-    _description = "Change Quantities or Prices of a Subscription"
+    _description = "Change the Plan, Quantities or Prices of a Subscription"
 
     subscription_id = fields.Many2one(comodel_name="recurring.subscription", required=True)
     currency_id = fields.Many2one(related="subscription_id.currency_id")
+    current_plan_id = fields.Many2one(related="subscription_id.plan_id", string="Current Plan")
+    plan_id = fields.Many2one(
+        comodel_name="recurring.plan",
+        string="Plan",
+        compute="_compute_plan_id",
+        store=True,
+        precompute=True,
+        readonly=False,
+        required=True,
+        help="Choose another plan to move the subscription to it from the effective date: "
+        "the old plan is billed exactly up to the day before.",
+    )
     date = fields.Date(
         string="Effective Date",
         required=True,
@@ -33,6 +45,11 @@ class RecurringSubscriptionChangeWizard(models.TransientModel):
         default=True,
         help="Invoice (or credit) the difference for the current period, to the cent.",
     )
+
+    @api.depends("subscription_id")
+    def _compute_plan_id(self):
+        for wizard in self:
+            wizard.plan_id = wizard.subscription_id.plan_id
 
     @api.depends("subscription_id")
     def _compute_line_ids(self):
@@ -68,6 +85,8 @@ class RecurringSubscriptionChangeWizard(models.TransientModel):
         subscription = self.subscription_id
         if subscription.state not in ("trial", "active", "past_due", "draft"):
             raise UserError(_("Only running subscriptions can be changed."))
+        if self.plan_id != subscription.plan_id:
+            return self._apply_plan_change()
         currency = subscription.currency_id
         decimals = currency.decimal_places
         mode = BillingMode(subscription.plan_id.billing_mode)
@@ -111,6 +130,20 @@ class RecurringSubscriptionChangeWizard(models.TransientModel):
         subscription.message_post(
             body=_("Quantities and prices changed from %(date)s.", date=self.date)
         )
+        if moves:
+            return subscription._recurring_action_view_invoices(moves)
+        return {"type": "ir.actions.act_window_close"}
+
+    def _apply_plan_change(self):
+        """Bill the old plan up to the effective date, then apply the new plan and lines."""
+        subscription = self.subscription_id
+        moves = subscription._recurring_change_plan(self.plan_id, self.date)
+        for wizard_line in self.line_ids:
+            if wizard_line.quantity < 0:
+                raise UserError(_("A quantity cannot be negative."))
+            wizard_line.subscription_line_id.write(
+                {"quantity": wizard_line.quantity, "price_unit": wizard_line.price_unit}
+            )
         if moves:
             return subscription._recurring_action_view_invoices(moves)
         return {"type": "ir.actions.act_window_close"}
