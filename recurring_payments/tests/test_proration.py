@@ -203,7 +203,7 @@ class TestProration(RecurringPaymentsCommon):
 
     @freeze_time("2025-04-01")
     def test_plan_change_on_the_first_day_of_a_billed_period(self):
-        """Changing plan on a billed period's first day credits it all; the new plan bills from it."""
+        """Changing plan on a billed period's first day credits it all; the new plan bills from it."""  # noqa: E501
         subscription = self._create_subscription(
             plan=self.plan_monthly_first,
             start=date(2025, 4, 1),
