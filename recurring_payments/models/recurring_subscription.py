@@ -8,7 +8,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import format_date
+from odoo.tools import format_date, formatLang
 
 from recurring_payments_core.billing import LineAmount, monthly_factor
 from recurring_payments_core.schedule import (
@@ -594,11 +594,12 @@ class RecurringSubscription(models.Model):
         """
         self.ensure_one()
         plan = self.plan_id
-        lang = self.partner_invoice_id.lang or self.env.lang
-        period_label = _(
+        # Invoice texts are written in the customer's language, whoever runs the cron.
+        customer_env = self.with_context(lang=self.partner_invoice_id.lang or self.env.lang).env
+        period_label = customer_env._(
             "Period: %(start)s to %(end)s",
-            start=format_date(self.env, event.period.start, lang_code=lang),
-            end=format_date(self.env, event.period.end, lang_code=lang),
+            start=format_date(customer_env, event.period.start),
+            end=format_date(customer_env, event.period.end),
         )
         prorated = event.fraction != 1
         decimals = self.currency_id.decimal_places
@@ -628,15 +629,19 @@ class RecurringSubscription(models.Model):
                 ).prorated(event.fraction, decimals)
                 line_vals.update(
                     {
-                        "name": _(
+                        "name": customer_env._(
                             "%(line)s\n%(period)s (prorated: %(used)s of %(total)s days, "
                             "%(quantity)s × %(price)s)",
                             line=line.name,
                             period=period_label,
                             used=event.period.days,
                             total=event.full_period.days,
-                            quantity=line.quantity,
-                            price=line.price_unit,
+                            quantity=formatLang(
+                                customer_env, line.quantity, dp="Product Unit of Measure"
+                            ),
+                            price=formatLang(
+                                customer_env, line.price_unit, currency_obj=self.currency_id
+                            ),
                         ),
                         "quantity": 1.0,
                         "price_unit": float(amount),
@@ -1066,9 +1071,9 @@ class RecurringSubscription(models.Model):
                             Period(cancel_from, period.end),
                         )
                     )
-        return self._recurring_create_adjustment(items, date, _("Unused from %(date)s"))
+        return self._recurring_create_adjustment(items, date, unused=True)
 
-    def _recurring_create_adjustment(self, items, date, label=None):
+    def _recurring_create_adjustment(self, items, date, unused=False):
         """Create and post the prorated adjustment of a change or a cancellation.
 
         :param items: tuples (product, description, taxes, amount, core Period); a positive
@@ -1081,13 +1086,17 @@ class RecurringSubscription(models.Model):
             return self.env["account.move"]
         total = sum(item[3] for item in items)
         sign = 1 if total > 0 else -1
-        label = label or _("Change from %(date)s")
-        date_label = format_date(self.env, date, lang_code=self.partner_invoice_id.lang)
+        customer_env = self.with_context(lang=self.partner_invoice_id.lang or self.env.lang).env
+        date_label = format_date(customer_env, date)
+        if unused:
+            label = customer_env._("Unused from %(date)s", date=date_label)
+        else:
+            label = customer_env._("Change from %(date)s", date=date_label)
         line_commands = [
             fields.Command.create(
                 {
                     "product_id": product.id,
-                    "name": "{}\n{}".format(name, label % {"date": date_label}),
+                    "name": f"{name}\n{label}",
                     "quantity": 1.0,
                     "price_unit": float(amount) * sign,
                     "tax_ids": [fields.Command.set(taxes.ids)],
