@@ -14,7 +14,7 @@ setup(
     package_data={"recurring_payments_core": ["py.typed"]},
     python_requires=">=3.10",
     install_requires=[
-        "stripe>=7",
+        "stripe>=14,<17",
     ],
     extras_require={
         "test": [
