@@ -11,4 +11,9 @@ Modules:
   and allocation.
 - :mod:`recurring_payments_core.schedule`: billing periods, stubs, trials, pauses and
   mid-period adjustments.
+- :mod:`recurring_payments_core.billing`: line amounts, mid-period changes, MRR factors.
+- :mod:`recurring_payments_core.retry`: classification of payment failures and the
+  retry decisions (schedules, card network caps, technical backoff, idempotency keys).
+- :mod:`recurring_payments_core.stripe_adapter`: what Odoo's ``payment_stripe`` does not
+  do: card and decline details, off-session charges, webhook verification.
 """
