@@ -22,6 +22,8 @@
         "views/recurring_plan_views.xml",
         "views/recurring_reason_views.xml",
         "views/recurring_subscription_views.xml",
+        "views/recurring_payment_attempt_views.xml",
+        "views/payment_token_views.xml",
         "views/account_move_views.xml",
         "views/product_template_views.xml",
         "views/res_partner_views.xml",

@@ -34,6 +34,9 @@ from odoo_env import (
 from pgcluster import Cluster, free_port
 
 TEST_DB = "rp_test"
+#: Odoo addons installed beside ours for the tests only: payment_demo gives saved
+#: payment methods with deterministic outcomes.
+TEST_ADDONS = ["payment_demo"]
 PYTEST_ODOO_DIR = BUILD / "pytest-odoo"
 LOG_TAIL = 80
 ODOO_TIMEOUT = int(os.environ.get("RP_ODOO_TIMEOUT", 3600))
@@ -237,7 +240,7 @@ def run_odoo_suites(addons):
             config,
             log,
             "-i",
-            ",".join(addons),
+            ",".join(addons + TEST_ADDONS),
             "--test-enable",
             "--test-tags",
             ",".join(f"/{addon}" for addon in addons),
@@ -284,7 +287,7 @@ def run_pytest_odoo_suites(addons):
             config,
             log,
             "-i",
-            ",".join(addons),
+            ",".join(addons + TEST_ADDONS),
             "--without-demo=all",
             "--stop-after-init",
             "--log-level=info",

@@ -8,3 +8,6 @@ from . import account_move_line
 from . import product_template
 from . import res_partner
 from . import recurring_subscription_demo
+from . import recurring_payment_attempt
+from . import payment_token
+from . import payment_transaction

@@ -159,7 +159,6 @@ class RecurringSubscription(models.Model):
     billed_until = fields.Date(
         readonly=True,
         copy=False,
-        tracking=True,
         help="Last day of the last period invoiced.",
     )
     next_invoice_date = fields.Date(
@@ -703,6 +702,7 @@ class RecurringSubscription(models.Model):
         if not moves:
             return moves
         moves.action_post()
+        moves._recurring_schedule_charge()
         for subscription, billed_until in billed.items():
             vals = {"billed_until": billed_until}
             if subscription.state == "trial":
@@ -871,6 +871,54 @@ class RecurringSubscription(models.Model):
         for subscription in ended:
             cancelled = subscription.reason_id.reason_type == "cancel"
             subscription.state = "cancelled" if cancelled else "closed"
+
+    # === BUSINESS METHODS: payments === #
+
+    def _recurring_payment_failed(self, attempt):
+        """The automatic payment of an invoice stopped: the subscription is past due.
+
+        A person is given an activity when the schedule is used up or the card refused
+        for good; the customer's part (a new payment method, an authentication) follows
+        the attempt's decision.
+        """
+        for subscription in self:
+            if subscription.state in ("trial", "active"):
+                subscription.state = "past_due"
+            subscription.message_post(
+                body=_(
+                    "Automatic payment of %(invoice)s stopped: %(decision)s (%(category)s).",
+                    invoice=attempt.invoice_id.display_name,
+                    decision=dict(attempt._fields["decision"]._description_selection(self.env)).get(
+                        attempt.decision
+                    ),
+                    category=dict(
+                        attempt._fields["failure_category"]._description_selection(self.env)
+                    ).get(attempt.failure_category),
+                )
+            )
+            if attempt.decision in ("stop", "exhausted"):
+                subscription.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=_("Payment failed: contact the customer"),
+                    note=attempt.provider_message,
+                    user_id=(subscription.user_id or self.env.user).id,
+                )
+
+    def _recurring_payment_succeeded(self, attempt):
+        """A payment went through: a past due subscription with nothing else open is active."""
+        for subscription in self.filtered(lambda s: s.state == "past_due"):
+            open_invoices = subscription.invoice_ids.filtered(
+                lambda m: (
+                    m.recurring_charge_state
+                    in ("retry", "waiting_customer", "stopped", "exhausted")
+                    and m.payment_state in ("not_paid", "partial")
+                )
+            )
+            if not open_invoices:
+                subscription.state = "active"
+                subscription.message_post(
+                    body=_("Payment received: the subscription is in good standing again.")
+                )
 
     # === BUSINESS METHODS: transitions === #
 

@@ -5,3 +5,4 @@ from . import test_invoicing_concurrency
 from . import test_proration
 from . import test_multi_company
 from . import test_access_rights
+from . import test_charging

@@ -321,9 +321,13 @@ class TestInvoicingCron(RecurringPaymentsCommon):
     def test_invoice_texts_in_the_customer_language(self):
         """Invoice lines are written in the customer's language, not the cron user's."""
         self.env["res.lang"]._activate_lang("fr_FR")
-        self.env["ir.module.module"]._load_module_terms(["recurring_payments"], ["fr_FR"], overwrite=True)
+        self.env["ir.module.module"]._load_module_terms(
+            ["recurring_payments"], ["fr_FR"], overwrite=True
+        )
         self.customer.lang = "fr_FR"
-        subscription = self._create_subscription(plan=self.plan_monthly_first, start=date(2025, 1, 15))
+        subscription = self._create_subscription(
+            plan=self.plan_monthly_first, start=date(2025, 1, 15)
+        )
         self.env["recurring.subscription"].with_context(lang="en_US")._cron_generate_invoices()
         name = self._invoices(subscription).invoice_line_ids.name
         self.assertIn("Période : du 15/01/2025 au 31/01/2025", name)

@@ -17,7 +17,6 @@ class RecurringSubscriptionChangeWizard(models.TransientModel):
     current_plan_id = fields.Many2one(related="subscription_id.plan_id", string="Current Plan")
     plan_id = fields.Many2one(
         comodel_name="recurring.plan",
-        string="Plan",
         compute="_compute_plan_id",
         store=True,
         precompute=True,

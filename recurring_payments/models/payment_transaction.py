@@ -1,0 +1,62 @@
+# Part of recurring payments for Odoo. License LGPL-3.
+from odoo import fields, models
+
+from recurring_payments_core.retry import Decline
+
+
+class PaymentTransaction(models.Model):
+    _inherit = "payment.transaction"
+
+    recurring_attempt_ids = fields.One2many(
+        comodel_name="recurring.payment.attempt",
+        inverse_name="transaction_id",
+        string="Payment Attempts",
+        readonly=True,
+    )
+
+    def _update_state(self, allowed_states, target_state, state_message):
+        """Override of `payment` to record the outcome on the payment attempts.
+
+        Outcomes that arrive later (a webhook, a provider's notification) reach the
+        attempt here; a late failure never undoes a success (W-2): Odoo refuses the
+        transition and the attempt of a paid invoice is final.
+        """
+        changed = super()._update_state(allowed_states, target_state, state_message)
+        self.recurring_attempt_ids._recurring_sync()
+        return changed
+
+    def _post_process(self):
+        """Override of `payment` to post-process the transactions of attempts once (C-9).
+
+        The rows are locked first: when the cron's post-processing and a webhook arrive
+        together, the second waits, sees the first's work and does nothing (or, if the
+        first committed meanwhile, fails to serialize and is retried later).
+        """
+        to_process = self
+        recurring = self.filtered("recurring_attempt_ids")
+        if recurring:
+            self.env.flush_all()
+            self.env.cr.execute(
+                "SELECT id FROM payment_transaction WHERE id IN %s FOR NO KEY UPDATE",
+                [tuple(recurring.ids)],
+            )
+            recurring.invalidate_recordset(["is_post_processed", "payment_id"])
+            to_process = self - recurring.filtered("is_post_processed")
+        return super(PaymentTransaction, to_process)._post_process()
+
+    def _recurring_post_process_once(self):
+        """Post-process now (payment and reconciliation) unless it was done already."""
+        self._post_process()
+
+    def _recurring_decline(self):
+        """Return the core ``Decline`` describing why this transaction failed."""
+        self.ensure_one()
+        message = self.state_message or ""
+        if self.provider_code == "demo":
+            code = "cancel" if self.state == "cancel" else "error"
+            # ``demo_<category>`` in the message simulates each category with payment_demo.
+            for word in message.replace(":", " ").split():
+                if word.startswith("demo_"):
+                    code = word
+            return Decline(provider="demo", code=code, message=message)
+        return Decline(provider=self.provider_code or "unknown", message=message)
