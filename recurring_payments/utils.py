@@ -2,7 +2,8 @@
 
 from decimal import Decimal
 
-from odoo import _
+from markupsafe import Markup
+
 from odoo.tools import float_repr
 
 from recurring_payments_core.schedule import (
@@ -61,8 +62,26 @@ def subscription_terms(subscription, end_date=None):
     )
 
 
-def schedule_error_message(error):
+def send_customer_mail(record, template):
+    """Queue ``template`` for the customer of ``record`` and note it in its chatter.
+
+    The email is queued rather than posted as a notification: a notification prepares
+    the customer's portal sign-up, a write on the partner that two workers charging the
+    same customer at once would collide on.
+
+    :return: the queued ``mail.mail``
+    """
+    mail = record.env["mail.mail"].sudo().browse(template.send_mail(record.id, force_send=False))
+    record._message_log(
+        body=Markup(record.env._("Email sent to the customer: <b>%(subject)s</b>"))
+        % {"subject": mail.subject}
+    )
+    return mail
+
+
+def schedule_error_message(env, error):
     """Return a translated, user-facing message for a core :class:`ScheduleError`."""
+    _ = env._
     code = error.code
     params = error.params
     messages = {
@@ -70,7 +89,8 @@ def schedule_error_message(error):
         ScheduleErrorCode.ANCHOR_DAY_OUT_OF_RANGE: _("The billing day must be between 1 and 31."),
         ScheduleErrorCode.END_BEFORE_START: _("The end date cannot be before the start date."),
         ScheduleErrorCode.PAUSE_INVALID: _(
-            "A pause must end after it starts and must not overlap another pause."
+            "A pause must start on or after the start of the subscription, end after it "
+            "starts and not overlap another pause."
         ),
         ScheduleErrorCode.DATE_OUTSIDE_PERIOD: _(
             "The date %(date)s is outside the billed period %(start)s – %(end)s.",

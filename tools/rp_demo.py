@@ -39,10 +39,25 @@ before = set(Move.search(recurring).ids)
 cards = Subscription._recurring_demo_add_payment_tokens()
 processed = Subscription._cron_generate_invoices()
 env.cr.commit()
+charged = Move._cron_charge_invoices()
+env.cr.commit()
+attempts = {
+    state: count
+    for state, count in env["recurring.payment.attempt"]._read_group([], ["state"], ["__count"])
+}
+decisions = {
+    decision or "-": count
+    for decision, count in env["recurring.payment.attempt"]._read_group(
+        [("state", "=", "failed")], ["decision"], ["__count"]
+    )
+}
 invoices = Move.search(recurring, order="id")
 created = invoices.filtered(lambda move: move.id not in before)
 result = {
     "cards": cards,
+    "charged": charged,
+    "attempts": attempts,
+    "decisions": decisions,
     "processed": processed,
     "created": [
         {
@@ -158,6 +173,13 @@ def bill_once(cluster):
         )
     if len(result["created"]) > shown:
         print(f"  ... and {len(result['created']) - shown} more")
+    print(f"invoices charged to saved payment methods: {result['charged']}")
+    print("payment attempts per state: " + ", ".join(
+        f"{state} {count}" for state, count in sorted(result["attempts"].items())
+    ))
+    print("failed attempts, next step: " + ", ".join(
+        f"{decision} {count}" for decision, count in sorted(result["decisions"].items())
+    ))
     print("subscriptions per state:")
     for state, count in sorted(result["subscriptions"].items()):
         print(f"  {state:<12} {count}")

@@ -36,7 +36,7 @@ from pgcluster import Cluster, free_port
 TEST_DB = "rp_test"
 #: Odoo addons installed beside ours for the tests only: payment_demo gives saved
 #: payment methods with deterministic outcomes.
-TEST_ADDONS = ["payment_demo"]
+TEST_ADDONS = ["payment_demo", "payment_stripe"]
 PYTEST_ODOO_DIR = BUILD / "pytest-odoo"
 LOG_TAIL = 80
 ODOO_TIMEOUT = int(os.environ.get("RP_ODOO_TIMEOUT", 3600))

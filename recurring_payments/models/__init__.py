@@ -1,4 +1,5 @@
 from . import recurring_reason
+from . import recurring_retry_policy
 from . import recurring_plan
 from . import recurring_subscription
 from . import recurring_subscription_line
@@ -11,3 +12,5 @@ from . import recurring_subscription_demo
 from . import recurring_payment_attempt
 from . import payment_token
 from . import payment_transaction
+from . import payment_provider
+from . import recurring_webhook_event

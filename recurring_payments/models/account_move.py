@@ -9,6 +9,7 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from recurring_payments_core.retry import (
     DEFAULT_POLICY,
+    FailureCategory,
     RetryAction,
     classify,
     idempotency_key,
@@ -20,6 +21,7 @@ from ..const import (
     CHARGING_BATCH_SIZE,
     INVOICING_TIME_BUDGET,
 )
+from ..utils import send_customer_mail
 
 _logger = logging.getLogger(__name__)
 
@@ -204,6 +206,7 @@ class AccountMove(models.Model):
                FOR NO KEY UPDATE OF m SKIP LOCKED
             """,
             {"states": CHARGEABLE_STATES, "now": now, "limit": limit},
+            log_exceptions=False,  # a lost race is retried by the caller, not an error
         )
         moves = self.browse([row[0] for row in self.env.cr.fetchall()])
         moves.invalidate_recordset()
@@ -306,8 +309,18 @@ class AccountMove(models.Model):
         return done
 
     def _recurring_retry_policy(self):
-        """Return the core retry policy of the invoice's subscription."""
-        return DEFAULT_POLICY
+        """Return the core retry policy: the plan's, else the company's default."""
+        self.ensure_one()
+        policy = self.recurring_subscription_id.plan_id.retry_policy_id
+        if not policy:
+            policy = (
+                self.env["recurring.retry.policy"]
+                .sudo()
+                .search(
+                    [("company_id", "=", self.company_id.id), ("is_default", "=", True)], limit=1
+                )
+            )
+        return policy._recurring_core_policy() if policy else DEFAULT_POLICY
 
     def _recurring_timezone(self):
         self.ensure_one()
@@ -373,4 +386,40 @@ class AccountMove(models.Model):
         )
         if decision.action != RetryAction.RETRY:
             self.recurring_subscription_id._recurring_payment_failed(attempt)
+        self._recurring_notify_failure(classification, decision, invoice_attempts)
         return decision
+
+    def _recurring_notify_failure(self, classification, decision, invoice_attempts):
+        """Tell the customer in plain words, once per situation; never for a technical failure.
+
+        C-7: a timeout or a gateway error is ours to solve, never reported as a declined card.
+        """
+        self.ensure_one()
+        if classification.category == FailureCategory.TECHNICAL:
+            if decision.action == RetryAction.EXHAUSTED:
+                self._recurring_notify_customer("exhausted")
+            return
+        if decision.action == RetryAction.RETRY:
+            business_failures = [
+                a
+                for a in invoice_attempts
+                if a.category is not None and a.category != FailureCategory.TECHNICAL
+            ]
+            if len(business_failures) == 1:
+                self._recurring_notify_customer("retry")
+        elif decision.action == RetryAction.EXHAUSTED:
+            self._recurring_notify_customer("exhausted")
+        elif classification.category == FailureCategory.AUTHENTICATION_REQUIRED:
+            self._recurring_notify_customer("authentication")
+        else:
+            self._recurring_notify_customer("new_method")
+
+    def _recurring_notify_customer(self, purpose):
+        """Post the ``mail_template_payment_<purpose>`` message to the invoice's customer."""
+        self.ensure_one()
+        template = self.env.ref(
+            f"recurring_payments.mail_template_payment_{purpose}", raise_if_not_found=False
+        )
+        if not template:
+            return None
+        return send_customer_mail(self, template)

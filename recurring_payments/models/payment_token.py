@@ -3,7 +3,10 @@ from datetime import date
 
 from dateutil.relativedelta import relativedelta
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from recurring_payments_core.stripe_adapter import StripeAdapterError, StripeAdapterErrorCode
 
 
 class PaymentToken(models.Model):
@@ -20,6 +23,12 @@ class PaymentToken(models.Model):
         compute="_compute_recurring_expiry_date",
         store=True,
         help="Last day of the card's expiry month.",
+    )
+    recurring_card_updated_at = fields.Datetime(
+        string="Card Details Updated On",
+        readonly=True,
+        help="When the provider said what the card details are (the creation time of the "
+        "event, or the time they were read): older news never overwrite them.",
     )
 
     @api.depends("recurring_exp_month", "recurring_exp_year")
@@ -39,13 +48,15 @@ class PaymentToken(models.Model):
         return tokens
 
     def _recurring_retry_open_invoices(self):
-        """Make the customer's invoices waiting for a payment method due now on this token.
+        """Charge at once, on this new token, the invoices waiting for the customer (C-8).
 
-        The subscriptions paid automatically by the customer switch to the new token and
-        their unpaid invoices are charged by the next run of the charging cron, which is
-        triggered at once.
+        The customer's automatically paid subscriptions whose payment is stuck (waiting
+        for the customer, stopped or exhausted) or whose token was archived switch to the
+        new token; their unpaid invoices are charged by the charging cron, triggered now.
+        Subscriptions whose card works are left alone.
         """
         moves = self.env["account.move"]
+        stuck_states = ("waiting_customer", "stopped", "exhausted")
         for token in self.filtered("active"):
             subscriptions = (
                 self.env["recurring.subscription"]
@@ -59,15 +70,23 @@ class PaymentToken(models.Model):
                     ]
                 )
             )
-            if not subscriptions:
-                continue
-            subscriptions.payment_token_id = token
-            moves |= subscriptions.invoice_ids.filtered(
+            stuck_moves = subscriptions.invoice_ids.filtered(
                 lambda m: (
-                    m.recurring_charge_state in ("waiting_customer", "stopped", "exhausted")
+                    m.recurring_charge_state in stuck_states
                     and m.payment_state in ("not_paid", "partial")
                     and m.state == "posted"
                 )
+            )
+            to_switch = subscriptions.filtered(
+                lambda s, stuck=stuck_moves: (
+                    not s.payment_token_id.active or s in stuck.recurring_subscription_id
+                )
+            )
+            if not to_switch:
+                continue
+            to_switch.payment_token_id = token
+            moves |= stuck_moves.filtered(
+                lambda m, switched=to_switch: m.recurring_subscription_id in switched
             )
         if moves:
             moves.write(
@@ -78,3 +97,97 @@ class PaymentToken(models.Model):
             )
             self.env.ref("recurring_payments.account_move_cron_charge")._trigger()
         return moves
+
+    # === ACTION METHODS === #
+
+    def action_recurring_refresh_card_details(self):
+        """Read the card details of the Stripe tokens from Stripe and store them."""
+        self._recurring_fetch_stripe_card_details()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": _("The card details were read from the provider."),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    # === BUSINESS METHODS === #
+
+    def _recurring_update_card_details(self, details, updated_at):
+        """Store card details known as of ``updated_at``, unless newer ones are stored (W-2).
+
+        Stripe may deliver events late and out of order: details older than those of a
+        token are not written on it. Values the provider left out are kept.
+
+        :param details: the core ``CardDetails`` (brand, expiry, funding, last 4 digits).
+        :param datetime updated_at: when the provider said so (naive UTC).
+        :return: The tokens written.
+        :rtype: recordset of `payment.token`
+        """
+        tokens = self.filtered(
+            lambda t: not t.recurring_card_updated_at or t.recurring_card_updated_at <= updated_at
+        )
+        vals = {
+            field: value
+            for field, value in (
+                ("payment_details", details.last4),
+                ("recurring_card_brand", details.brand),
+                ("recurring_exp_month", details.exp_month),
+                ("recurring_exp_year", details.exp_year),
+                ("recurring_funding", details.funding),
+            )
+            if value is not None
+        }
+        if tokens:
+            tokens.write({**vals, "recurring_card_updated_at": updated_at})
+        return tokens
+
+    def _recurring_fetch_stripe_card_details(self):
+        """Read the card of each Stripe token from Stripe and store its details.
+
+        Tokens of other providers, and Stripe tokens without a PaymentMethod id (made
+        before SCA), are left alone.
+
+        :return: The tokens written.
+        :rtype: recordset of `payment.token`
+        :raise UserError: when Stripe could not be asked or refused to answer.
+        """
+        written = self.browse()
+        if "stripe_payment_method" not in self._fields:
+            return written
+        for token in self.filtered(
+            lambda t: t.provider_code == "stripe" and t.stripe_payment_method
+        ):
+            try:
+                adapter = token.provider_id._recurring_stripe_adapter()
+                try:
+                    details = adapter.card_details(token.stripe_payment_method)
+                finally:
+                    adapter.close()
+            except StripeAdapterError as error:
+                raise UserError(token._recurring_stripe_error_message(error)) from error
+            written |= token._recurring_update_card_details(details, fields.Datetime.now())
+        return written
+
+    def _recurring_stripe_error_message(self, error):
+        """Return a translated message explaining why Stripe gave no card details."""
+        self.ensure_one()
+        if error.code == StripeAdapterErrorCode.NOT_CONFIGURED:
+            return _(
+                "The provider %(provider)s has no Stripe secret key.",
+                provider=self.provider_id.name,
+            )
+        if error.code == StripeAdapterErrorCode.NOT_A_CARD:
+            return _("The payment method %(token)s is not a card.", token=self.display_name)
+        if error.retryable:
+            return _(
+                "Stripe did not answer about the payment method %(token)s. Try again later.",
+                token=self.display_name,
+            )
+        return _(
+            "Stripe refused to give the details of the payment method %(token)s (%(code)s).",
+            token=self.display_name,
+            code=error.code.value,
+        )

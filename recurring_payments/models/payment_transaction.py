@@ -1,7 +1,13 @@
 # Part of recurring payments for Odoo. License LGPL-3.
+from datetime import timezone
+
 from odoo import fields, models
 
 from recurring_payments_core.retry import Decline
+from recurring_payments_core.stripe_adapter import StripeAdapterError
+
+#: Seconds before the transaction's creation from which its PaymentIntent is looked for.
+STRIPE_LOOKUP_MARGIN = 300
 
 
 class PaymentTransaction(models.Model):
@@ -59,4 +65,40 @@ class PaymentTransaction(models.Model):
                 if word.startswith("demo_"):
                     code = word
             return Decline(provider="demo", code=code, message=message)
+        if self.provider_code == "stripe":
+            # payment_stripe keeps only Stripe's message: the codes the retry rules need
+            # are read from the PaymentIntent. A provider that does not answer is a
+            # timeout, never a decline (C-7).
+            try:
+                adapter = self.provider_id._recurring_stripe_adapter()
+                try:
+                    intent_id = self.provider_reference
+                    if not (intent_id or "").startswith("pi_") and self.token_id.provider_ref:
+                        # A declined off-session charge leaves no reference on the
+                        # transaction: find its PaymentIntent, described by our reference.
+                        created = self.create_date.replace(tzinfo=timezone.utc).timestamp()
+                        intents = adapter.find_payment_intents(
+                            customer=self.token_id.provider_ref,
+                            created_after=int(created) - STRIPE_LOOKUP_MARGIN,
+                        )
+                        intent_id = next(
+                            (i["id"] for i in intents if i.get("description") == self.reference),
+                            None,
+                        )
+                    details = adapter.decline_details(intent_id) if intent_id else None
+                finally:
+                    adapter.close()
+            except StripeAdapterError as error:
+                return Decline(provider="stripe", message=message, timeout=error.retryable)
+            if details:
+                return Decline(
+                    provider="stripe",
+                    code=details.decline_code or details.code,
+                    advice_code=details.advice_code,
+                    network_advice_code=details.network_advice_code,
+                    network_decline_code=details.network_decline_code,
+                    card_network=details.card_network,
+                    message=details.message or message,
+                )
+            return Decline(provider="stripe", message=message)
         return Decline(provider=self.provider_code or "unknown", message=message)

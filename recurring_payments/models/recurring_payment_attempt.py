@@ -5,6 +5,7 @@ from datetime import timedelta, timezone
 import requests
 
 from odoo import api, fields, models
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from recurring_payments_core.retry import Attempt, Decline, FailureCategory
 
@@ -95,25 +96,42 @@ class RecurringPaymentAttempt(models.Model):
         """Send each attempt's charge to its provider and record the outcome.
 
         A provider that does not answer leaves the attempt pending, never failed (C-7).
-        Each outcome is committed on its own when ``can_commit``.
+        Each outcome is committed on its own when ``can_commit``. When another worker
+        changed the same rows meanwhile, the outcome is rolled back and the attempt,
+        still ``sending``, is sent again later with the same idempotency key (C-3).
         """
         for attempt in self:
-            transaction = attempt.transaction_id
             try:
-                with self.env.cr.savepoint():
-                    transaction._send_payment_request()
-            except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as error:
-                _logger.info("No answer from the provider for %s: %s", attempt.reference, error)
-                attempt._recurring_set_unanswered(str(error))
-            except Exception as error:  # noqa: BLE001 - the provider refused the request
-                _logger.info("The provider refused %s: %s", attempt.reference, error)
-                attempt._recurring_apply_decline(
-                    Decline(provider=transaction.provider_code, message=str(error), timeout=True)
+                attempt._recurring_send_one()
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                if not can_commit:
+                    raise
+                _logger.info(
+                    "Concurrent update while charging %s: repaired later", attempt.reference
                 )
-            else:
-                attempt._recurring_sync()
+                self.env.cr.rollback()
+                continue
             if can_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    def _recurring_send_one(self):
+        self.ensure_one()
+        transaction = self.transaction_id
+        try:
+            with self.env.cr.savepoint():
+                transaction._send_payment_request()
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            raise
+        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as error:
+            _logger.info("No answer from the provider for %s: %s", self.reference, error)
+            self._recurring_set_unanswered(str(error))
+        except Exception as error:  # noqa: BLE001 - the provider refused the request
+            _logger.info("The provider refused %s: %s", self.reference, error)
+            self._recurring_apply_decline(
+                Decline(provider=transaction.provider_code, message=str(error), timeout=True)
+            )
+        else:
+            self._recurring_sync()
 
     def _recurring_set_unanswered(self, message):
         """Keep the attempt pending: its outcome is asked again from the provider later."""
@@ -132,6 +150,7 @@ class RecurringPaymentAttempt(models.Model):
                 transaction._recurring_post_process_once()
                 invoice.write({"recurring_charge_state": "paid", "recurring_next_charge_at": False})
                 invoice.recurring_subscription_id._recurring_payment_succeeded(attempt)
+                invoice._recurring_notify_customer("receipt")
             elif transaction.state in ("pending", "authorized"):
                 attempt.write({"state": "pending"})
                 invoice.write({"recurring_charge_state": "pending"})

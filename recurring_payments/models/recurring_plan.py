@@ -76,6 +76,12 @@ class RecurringPlan(models.Model):
         string="Payment Terms",
         check_company=True,
     )
+    retry_policy_id = fields.Many2one(
+        comodel_name="recurring.retry.policy",
+        check_company=True,
+        help="How failed automatic payments are retried. Leave empty to use the company's "
+        "default policy.",
+    )
     auto_send = fields.Boolean(
         string="Send Invoices by Email",
         default=True,
@@ -154,7 +160,7 @@ class RecurringPlan(models.Model):
                 plan_recurrence(plan)
                 plan_trial(plan)
             except ScheduleError as error:
-                raise ValidationError(schedule_error_message(error)) from error
+                raise ValidationError(schedule_error_message(self.env, error)) from error
 
     # === ACTION METHODS === #
 

@@ -27,7 +27,7 @@ from ..const import (
     RUNNING_STATES,
     SUBSCRIPTION_STATES,
 )
-from ..utils import schedule_error_message, subscription_terms, to_decimal
+from ..utils import schedule_error_message, send_customer_mail, subscription_terms, to_decimal
 
 _logger = logging.getLogger(__name__)
 
@@ -234,6 +234,12 @@ class RecurringSubscription(models.Model):
         help="Why the last automatic invoicing of this subscription failed.",
     )
     invoicing_error_date = fields.Date(readonly=True, copy=False)
+    card_expiry_notified = fields.Integer(
+        string="Card Expiry Notice",
+        readonly=True,
+        copy=False,
+        help="Days before expiry of the last card expiry notice sent for the current card.",
+    )
     note = fields.Html(string="Terms and Conditions")
 
     _sql_constraints = [
@@ -374,6 +380,11 @@ class RecurringSubscription(models.Model):
 
     # === CONSTRAINT METHODS === #
 
+    def write(self, vals):
+        if "payment_token_id" in vals:
+            vals = dict(vals, card_expiry_notified=0)
+        return super().write(vals)
+
     @api.constrains("payment_mode", "payment_token_id", "partner_id", "company_id")
     def _check_payment_token(self):
         for subscription in self:
@@ -403,7 +414,7 @@ class RecurringSubscription(models.Model):
             try:
                 subscription._recurring_terms()
             except ScheduleError as error:
-                raise ValidationError(schedule_error_message(error)) from error
+                raise ValidationError(schedule_error_message(self.env, error)) from error
 
     # === CRUD METHODS === #
 
@@ -741,6 +752,7 @@ class RecurringSubscription(models.Model):
                FOR NO KEY UPDATE SKIP LOCKED
             """,
             {"today": today, "limit": limit},
+            log_exceptions=False,  # a lost race is retried by the caller, not an error
         )
         ids = [row[0] for row in self.env.cr.fetchall()]
         subscriptions = self.browse(ids)
@@ -871,6 +883,51 @@ class RecurringSubscription(models.Model):
         for subscription in ended:
             cancelled = subscription.reason_id.reason_type == "cancel"
             subscription.state = "cancelled" if cancelled else "closed"
+
+    # === BUSINESS METHODS: card expiry === #
+
+    @api.model
+    def _recurring_card_expiry_notice_days(self):
+        """Return the days before expiry at which customers are warned, largest first."""
+        text = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("recurring_payments.card_expiry_notice_days", "30,7")
+        )
+        days = sorted(
+            {int(part) for part in text.split(",") if part.strip().isdigit()}, reverse=True
+        )
+        return days or [30, 7]
+
+    @api.model
+    def _cron_notify_card_expiry(self):
+        """Warn customers whose card expires within a notice period, once per period."""
+        today = fields.Date.context_today(self)
+        notice_days = self._recurring_card_expiry_notice_days()
+        template = self.env.ref("recurring_payments.mail_template_card_expiry")
+        subscriptions = self.search(
+            [
+                ("state", "in", ("trial", "active", "past_due")),
+                ("payment_mode", "=", "token"),
+                ("payment_token_id.recurring_expiry_date", "!=", False),
+                ("payment_token_id.recurring_expiry_date", ">=", today),
+                (
+                    "payment_token_id.recurring_expiry_date",
+                    "<=",
+                    today + timedelta(days=notice_days[0]),
+                ),
+            ]
+        )
+        sent = self.browse()
+        for subscription in subscriptions:
+            days_left = (subscription.payment_token_id.recurring_expiry_date - today).days
+            threshold = min(day for day in notice_days if day >= days_left)
+            if subscription.card_expiry_notified and subscription.card_expiry_notified <= threshold:
+                continue
+            send_customer_mail(subscription, template)
+            subscription.card_expiry_notified = threshold
+            sent |= subscription
+        return sent
 
     # === BUSINESS METHODS: payments === #
 

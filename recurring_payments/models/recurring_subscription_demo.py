@@ -124,6 +124,9 @@ class RecurringSubscription(models.Model):
             order="id",
         )
         count = 0
+        # Most cards work; one is declined softly (retried on schedule), one for good
+        # (the customer is asked for a new payment method).
+        outcomes = {1: "error", 4: "cancel"}
         for index, subscription in enumerate(subscriptions):
             if index % 3 == 2:
                 continue  # a third of the customers pay by transfer
@@ -135,7 +138,7 @@ class RecurringSubscription(models.Model):
                     "partner_id": partner.id,
                     "provider_ref": f"demo-{partner.id}",
                     "payment_details": f"{4242 + index:04d}"[-4:],
-                    "demo_simulated_state": "done",
+                    "demo_simulated_state": outcomes.get(index, "done"),
                 }
             )
             subscription.write({"payment_mode": "token", "payment_token_id": token.id})

@@ -6,3 +6,5 @@ from . import test_proration
 from . import test_multi_company
 from . import test_access_rights
 from . import test_charging
+from . import test_charging_concurrency
+from . import test_stripe_webhooks

@@ -5,6 +5,7 @@ from unittest.mock import patch
 import requests
 from freezegun import freeze_time
 
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from recurring_payments_core.retry import Decline, idempotency_key
@@ -253,3 +254,95 @@ class TestCharging(RecurringPaymentsCommon):
             {"recurring_exp_month": 2, "recurring_exp_year": 2028, "recurring_card_brand": "visa"}
         )
         self.assertEqual(token.recurring_expiry_date, date(2028, 2, 29))
+
+    def _customer_messages(self, record):
+        """The emails queued for the customer about ``record``, oldest first."""
+        return (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("model", "=", record._name), ("res_id", "=", record.id)], order="id")
+            .filtered(lambda mail: self.customer in mail.recipient_ids)
+        )
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_customer_messages(self):
+        """A receipt for a success, one message for a soft decline, none for a technical failure (C-7)."""  # noqa: E501
+        paid, _token = self._card_subscription("done")
+        soft, _token = self._card_subscription("error")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        self._charge()
+        receipt = self._customer_messages(self._invoices(paid))
+        self.assertEqual(len(receipt), 1)
+        self.assertIn("payment received", receipt.subject)
+        soft_invoice = self._invoices(soft)
+        self.assertEqual(len(self._customer_messages(soft_invoice)), 1)
+        self.assertIn("did not go through", self._customer_messages(soft_invoice).subject)
+        with freeze_time("2025-01-02 09:00:00"):
+            self._charge()
+        self.assertEqual(len(soft_invoice.recurring_attempt_ids), 2)
+        self.assertEqual(
+            len(self._customer_messages(soft_invoice)), 1, "told once, not at each retry"
+        )
+        technical, _token = self._card_subscription("pending")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        invoice = self._invoices(technical)
+        attempt = invoice._recurring_start_attempts()
+        invoice._recurring_apply_failure(attempt, Decline(provider="demo", timeout=True))
+        self.assertFalse(self._customer_messages(invoice), "a timeout is never a declined card")
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_authentication_link(self):
+        """C-6: authentication required is not retried; the customer gets a link to pay."""
+        subscription, _token = self._card_subscription("pending")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        invoice = self._invoices(subscription)
+        attempt = invoice._recurring_start_attempts()
+        invoice._recurring_apply_failure(
+            attempt, Decline(provider="demo", code="demo_authentication_required")
+        )
+        self.assertEqual(invoice.recurring_charge_state, "waiting_customer")
+        message = self._customer_messages(invoice)
+        self.assertIn("confirm your payment", message.subject)
+        self.assertIn(invoice.get_portal_url().split("?")[0], message.body_html)
+        with freeze_time("2025-01-20 10:00:00"):
+            self.assertEqual(self._charge(), 0, "never retried automatically")
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_plan_retry_policy(self):
+        """The plan's retry policy replaces the company default."""
+        policy = self.env["recurring.retry.policy"].create(
+            {"name": "Patient", "soft_days": "4, 8", "retry_hour": 14}
+        )
+        self.plan_monthly.write({"company_id": self.env.company.id, "retry_policy_id": policy.id})
+        subscription, _token = self._card_subscription("error")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        self._charge()
+        # 14:00 in Paris on 5 January is 13:00 UTC.
+        self.assertEqual(
+            self._invoices(subscription).recurring_next_charge_at, datetime(2025, 1, 5, 13, 0)
+        )
+
+    def test_invalid_policy_refused(self):
+        with self.assertRaises(ValidationError):
+            self.env["recurring.retry.policy"].create({"name": "Broken", "soft_days": "5, 2"})
+        with self.assertRaises(ValidationError):
+            self.env["recurring.retry.policy"].create({"name": "Broken", "retry_hour": 25})
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_card_expiry_notices(self):
+        subscription, token = self._card_subscription("done")
+        token.write({"recurring_exp_month": 1, "recurring_exp_year": 2025})  # expires 31 January
+        Subscription = self.env["recurring.subscription"]
+        self.assertEqual(Subscription._cron_notify_card_expiry(), subscription)
+        self.assertEqual(subscription.card_expiry_notified, 30)
+        self.assertFalse(Subscription._cron_notify_card_expiry(), "once per notice period")
+        with freeze_time("2025-01-24 08:00:00"):
+            self.assertEqual(Subscription._cron_notify_card_expiry(), subscription)
+        self.assertEqual(subscription.card_expiry_notified, 7)
+        messages = self._customer_messages(subscription)
+        self.assertEqual(len(messages), 2)
+        self.assertIn("expires soon", messages[0].subject)
+        new_token = self._token("done")
+        self.assertEqual(subscription.payment_token_id, token, "a working card is not replaced")
+        subscription.payment_token_id = new_token
+        self.assertEqual(subscription.card_expiry_notified, 0, "a new card starts afresh")

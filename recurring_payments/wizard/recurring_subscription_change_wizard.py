@@ -76,7 +76,7 @@ class RecurringSubscriptionChangeWizard(models.TransientModel):
                 if self.date in event.period:
                     return event.full_period if event.fraction == 1 else event.period
         except ScheduleError as error:
-            raise UserError(schedule_error_message(error)) from error
+            raise UserError(schedule_error_message(self.env, error)) from error
         return None
 
     def action_apply(self):
