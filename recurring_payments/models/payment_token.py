@@ -1,4 +1,5 @@
 # Part of recurring payments for Odoo. License LGPL-3.
+import logging
 from datetime import date
 
 from dateutil.relativedelta import relativedelta
@@ -7,6 +8,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from recurring_payments_core.stripe_adapter import StripeAdapterError, StripeAdapterErrorCode
+
+_logger = logging.getLogger(__name__)
 
 
 class PaymentToken(models.Model):
@@ -42,8 +45,16 @@ class PaymentToken(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        """Override of `payment` to retry at once the open invoices of the customer (C-8)."""
+        """Override of `payment` to read the card's details and retry at once the open
+        invoices of the customer (C-8)."""
         tokens = super().create(vals_list)
+        for token in tokens:
+            try:
+                with self.env.cr.savepoint():
+                    token._recurring_fetch_stripe_card_details()
+            except UserError as error:
+                # The card works without its details; the webhook or the button fills them.
+                _logger.info("Card details of token %s not read: %s", token.id, error)
         tokens._recurring_retry_open_invoices()
         return tokens
 

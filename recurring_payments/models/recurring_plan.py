@@ -82,6 +82,12 @@ class RecurringPlan(models.Model):
         help="How failed automatic payments are retried. Leave empty to use the company's "
         "default policy.",
     )
+    pre_charge_notice_days = fields.Integer(
+        string="Notice Before Charging (Days)",
+        default=0,
+        help="For subscriptions paid with a saved payment method: tell the customer this many "
+        "days before each invoice what will be charged. 0 sends no notice.",
+    )
     auto_send = fields.Boolean(
         string="Send Invoices by Email",
         default=True,

@@ -234,6 +234,12 @@ class RecurringSubscription(models.Model):
         help="Why the last automatic invoicing of this subscription failed.",
     )
     invoicing_error_date = fields.Date(readonly=True, copy=False)
+    payment_attempt_count = fields.Integer(compute="_compute_payment_attempt_count")
+    pre_charge_notified_for = fields.Date(
+        readonly=True,
+        copy=False,
+        help="Next invoice date for which the customer was told what will be charged.",
+    )
     card_expiry_notified = fields.Integer(
         string="Card Expiry Notice",
         readonly=True,
@@ -377,6 +383,15 @@ class RecurringSubscription(models.Model):
         )
         for subscription in self:
             subscription.invoice_count = counts.get(subscription, 0)
+
+    def _compute_payment_attempt_count(self):
+        counts = dict(
+            self.env["recurring.payment.attempt"]._read_group(
+                [("subscription_id", "in", self.ids)], ["subscription_id"], ["__count"]
+            )
+        )
+        for subscription in self:
+            subscription.payment_attempt_count = counts.get(subscription, 0)
 
     # === CONSTRAINT METHODS === #
 
@@ -548,6 +563,14 @@ class RecurringSubscription(models.Model):
             moves |= subscription._recurring_create_invoices(up_to)
             subscription.invoicing_error = False
         return self._recurring_action_view_invoices(moves)
+
+    def action_view_payment_attempts(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "recurring_payments.recurring_payment_attempt_action"
+        )
+        action["domain"] = [("subscription_id", "=", self.id)]
+        return action
 
     def action_view_invoices(self):
         self.ensure_one()
@@ -926,6 +949,37 @@ class RecurringSubscription(models.Model):
                 continue
             send_customer_mail(subscription, template)
             subscription.card_expiry_notified = threshold
+            sent |= subscription
+        return sent
+
+    @api.model
+    def _cron_notify_upcoming_charges(self):
+        """Tell customers paying by saved payment method what their next invoice will charge.
+
+        Sent once per invoice date, the plan's notice period before it.
+        """
+        today = fields.Date.context_today(self)
+        template = self.env.ref("recurring_payments.mail_template_upcoming_charge")
+        candidates = self.search(
+            [
+                ("state", "in", ("trial", "active")),
+                ("payment_mode", "=", "token"),
+                ("plan_id.pre_charge_notice_days", ">", 0),
+                ("next_invoice_date", ">", today),
+            ]
+        )
+        sent = self.browse()
+        for subscription in candidates:
+            notice_day = subscription.next_invoice_date - timedelta(
+                days=subscription.plan_id.pre_charge_notice_days
+            )
+            if (
+                notice_day > today
+                or subscription.pre_charge_notified_for == subscription.next_invoice_date
+            ):
+                continue
+            send_customer_mail(subscription, template)
+            subscription.pre_charge_notified_for = subscription.next_invoice_date
             sent |= subscription
         return sent
 

@@ -5,8 +5,8 @@ from unittest.mock import patch
 import requests
 from freezegun import freeze_time
 
-from odoo.exceptions import ValidationError
-from odoo.tests import tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import new_test_user, tagged
 
 from recurring_payments_core.retry import Decline, idempotency_key
 
@@ -346,3 +346,51 @@ class TestCharging(RecurringPaymentsCommon):
         self.assertEqual(subscription.payment_token_id, token, "a working card is not replaced")
         subscription.payment_token_id = new_token
         self.assertEqual(subscription.card_expiry_notified, 0, "a new card starts afresh")
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_upcoming_charge_notice(self):
+        self.plan_monthly.pre_charge_notice_days = 3
+        subscription, _token = self._card_subscription("done")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        Subscription = self.env["recurring.subscription"]
+        self.assertEqual(subscription.next_invoice_date, date(2025, 2, 1))
+        with freeze_time("2025-01-28 08:00:00"):
+            self.assertFalse(Subscription._cron_notify_upcoming_charges())
+        with freeze_time("2025-01-29 08:00:00"):
+            self.assertEqual(Subscription._cron_notify_upcoming_charges(), subscription)
+            self.assertFalse(Subscription._cron_notify_upcoming_charges(), "once per invoice")
+        self.assertIn("your next payment", self._customer_messages(subscription).subject)
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_replay_after_rollback_sends_the_same_key(self):
+        """C-2: an attempt rolled back and started again carries the same reference and key."""
+        subscription, _token = self._card_subscription("done")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        invoice = self._invoices(subscription)
+        with self.assertRaises(ZeroDivisionError), self.env.cr.savepoint():
+            first = invoice._recurring_start_attempts()
+            reference, key = first.transaction_id.reference, first.idempotency_key
+            raise ZeroDivisionError  # the run dies before its commit
+        self.env.invalidate_all()
+        again = invoice._recurring_start_attempts()
+        self.assertEqual((again.transaction_id.reference, again.idempotency_key), (reference, key))
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_attempts_access_rights(self):
+        subscription, _token = self._card_subscription("done")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        self._charge()
+        attempt = self._invoices(subscription).recurring_attempt_ids
+        billing = new_test_user(
+            self.env, login="rp_billing_attempts", groups="account.group_account_invoice"
+        )
+        self.assertEqual(attempt.with_user(billing).state, "done")
+        with self.assertRaises(AccessError):
+            attempt.with_user(billing).write({"state": "failed"})
+        with self.assertRaises(AccessError):
+            self.env["recurring.payment.attempt"].with_user(billing).create(
+                {"invoice_id": attempt.invoice_id.id, "attempt_number": 9, "reference": "x"}
+            )
+        self.assertEqual(subscription.payment_attempt_count, 1)
+        action = subscription.action_view_payment_attempts()
+        self.assertEqual(self.env["recurring.payment.attempt"].search(action["domain"]), attempt)
