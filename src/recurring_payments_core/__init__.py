@@ -7,6 +7,7 @@ never user-facing text.
 
 Modules:
 
+- :mod:`recurring_payments_core.errors`: the base of the errors, a code and values.
 - :mod:`recurring_payments_core.money`: exact amounts, half-up rounding, proration
   and allocation.
 - :mod:`recurring_payments_core.schedule`: billing periods, stubs, trials, pauses and

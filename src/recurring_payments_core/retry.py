@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from enum import Enum
 from types import MappingProxyType
-from typing import Any
+
+from .errors import CoreError
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -118,28 +119,14 @@ class RetryErrorCode(str, Enum):
     KEY_PART_INVALID = "key_part_invalid"
 
 
-def _restore_retry_error(code: RetryErrorCode, params: dict[str, Any]) -> RetryError:
-    return RetryError(code, **params)
-
-
-class RetryError(ValueError):
+class RetryError(CoreError):
     """Invalid retry input.
 
     :ivar code: the :class:`RetryErrorCode` saying what is wrong.
     :ivar params: the offending values, by name, for the caller's message.
     """
 
-    def __init__(self, code: RetryErrorCode, **params: Any) -> None:
-        self.code = RetryErrorCode(code)
-        self.params = dict(params)
-        super().__init__(self.code.value, self.params)
-
-    def __str__(self) -> str:
-        details = ", ".join(f"{key}={value!r}" for key, value in sorted(self.params.items()))
-        return f"{self.code.value}({details})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore_retry_error, (self.code, self.params))
+    codes = RetryErrorCode
 
 
 @dataclass(frozen=True)

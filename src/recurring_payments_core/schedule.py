@@ -25,8 +25,8 @@ from datetime import MAXYEAR, MINYEAR, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
-from typing import Any
 
+from .errors import CoreError
 from .money import AmountLike, prorate, round_money, to_fraction
 
 __all__ = [
@@ -80,28 +80,14 @@ class ScheduleErrorCode(str, Enum):
     NAIVE_DATETIME = "naive_datetime"
 
 
-def _restore_schedule_error(code: ScheduleErrorCode, params: dict[str, Any]) -> ScheduleError:
-    return ScheduleError(code, **params)
-
-
-class ScheduleError(ValueError):
+class ScheduleError(CoreError):
     """Invalid schedule input.
 
     :ivar code: the :class:`ScheduleErrorCode` saying what is wrong.
     :ivar params: the offending values, by name, for the caller's message.
     """
 
-    def __init__(self, code: ScheduleErrorCode, **params: Any) -> None:
-        self.code = ScheduleErrorCode(code)
-        self.params = dict(params)
-        super().__init__(self.code.value, self.params)
-
-    def __str__(self) -> str:
-        details = ", ".join(f"{key}={value!r}" for key, value in sorted(self.params.items()))
-        return f"{self.code.value}({details})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore_schedule_error, (self.code, self.params))
+    codes = ScheduleErrorCode
 
 
 # === HELPERS === #

@@ -29,6 +29,8 @@ from typing import Any
 
 import stripe
 
+from .errors import CoreError
+
 __all__ = [
     "CardDetails",
     "ChargeResult",
@@ -163,28 +165,14 @@ class WebhookErrorCode(str, Enum):
     MALFORMED = "malformed"
 
 
-def _restore_webhook_error(code: WebhookErrorCode, params: dict[str, Any]) -> WebhookError:
-    return WebhookError(code, **params)
-
-
-class WebhookError(ValueError):
+class WebhookError(CoreError):
     """A webhook delivery that must be refused.
 
-    :ivar code: the :class:`WebhookErrorCode` saying why.
-    :ivar params: details by name, for logs.
+    :ivar code: the :class:`WebhookErrorCode` saying what is wrong.
+    :ivar params: the offending values, by name, for the caller's message.
     """
 
-    def __init__(self, code: WebhookErrorCode, **params: Any) -> None:
-        self.code = WebhookErrorCode(code)
-        self.params = dict(params)
-        super().__init__(self.code.value, self.params)
-
-    def __str__(self) -> str:
-        details = ", ".join(f"{key}={value!r}" for key, value in sorted(self.params.items()))
-        return f"{self.code.value}({details})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore_webhook_error, (self.code, self.params))
+    codes = WebhookErrorCode
 
 
 # === VALUE OBJECTS === #
