@@ -15,6 +15,8 @@ setup(
     python_requires=">=3.10",
     install_requires=[
         "stripe>=14,<17",
+        "schwifty>=2024.1",
+        "lxml",
     ],
     extras_require={
         "test": [
@@ -24,6 +26,7 @@ setup(
             "lxml",
             "polib",
             "localstripe",
+            "sepaxml>=2.6",
         ],
         "lint": [
             "ruff",

@@ -15,6 +15,9 @@ Modules:
 - :mod:`recurring_payments_core.billing`: line amounts, mid-period changes, MRR factors.
 - :mod:`recurring_payments_core.retry`: classification of payment failures and the
   retry decisions (schedules, card network caps, technical backoff, idempotency keys).
+- :mod:`recurring_payments_core.sepa`: SEPA Direct Debit: creditor identifiers, mandate
+  references, IBANs, the SEPA character set, TARGET2 dates, sequence types, pain.008
+  writers (.08 and .02, streamed) and pain.002 / camt.054 readers.
 - :mod:`recurring_payments_core.stripe_adapter`: what Odoo's ``payment_stripe`` does not
   do: card and decline details, off-session charges, webhook verification.
 """
