@@ -174,12 +174,16 @@ def bill_once(cluster):
     if len(result["created"]) > shown:
         print(f"  ... and {len(result['created']) - shown} more")
     print(f"invoices charged to saved payment methods: {result['charged']}")
-    print("payment attempts per state: " + ", ".join(
-        f"{state} {count}" for state, count in sorted(result["attempts"].items())
-    ))
-    print("failed attempts, next step: " + ", ".join(
-        f"{decision} {count}" for decision, count in sorted(result["decisions"].items())
-    ))
+    print(
+        "payment attempts per state: "
+        + ", ".join(f"{state} {count}" for state, count in sorted(result["attempts"].items()))
+    )
+    print(
+        "failed attempts, next step: "
+        + ", ".join(
+            f"{decision} {count}" for decision, count in sorted(result["decisions"].items())
+        )
+    )
     print("subscriptions per state:")
     for state, count in sorted(result["subscriptions"].items()):
         print(f"  {state:<12} {count}")
