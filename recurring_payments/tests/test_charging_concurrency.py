@@ -281,7 +281,7 @@ class TestChargingConcurrency(TransactionCase):
                 if barrier:
                     barrier.wait(timeout=30)
                 results.append(env["account.move"]._cron_charge_invoices(batch_size=3))
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit
         except Exception as error:  # noqa: BLE001 - reported by the test
             errors.append(error)
 
