@@ -25,6 +25,9 @@ from ..utils import send_customer_mail
 
 _logger = logging.getLogger(__name__)
 
+#: Times in a row a batch is claimed again after losing a race with another worker.
+MAX_CONCURRENCY_RETRIES = 5
+
 #: Charge states whose invoice the charging cron takes when their time has come.
 CHARGEABLE_STATES = ("to_charge", "retry")
 
@@ -279,6 +282,7 @@ class AccountMove(models.Model):
         deadline = datetime.now().timestamp() + time_budget
         self.env["recurring.payment.attempt"]._recurring_repair_sending(can_commit)
         done = 0
+        retries = 0
         while True:
             try:
                 moves = self._recurring_claim_to_charge(fields.Datetime.now(), batch_size)
@@ -286,10 +290,12 @@ class AccountMove(models.Model):
                     break
                 attempts = moves._recurring_start_attempts()
             except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-                if not can_commit:
+                if not can_commit or retries >= MAX_CONCURRENCY_RETRIES:
                     raise
+                retries += 1
                 self.env.cr.rollback()
                 continue
+            retries = 0
             if can_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
             attempts._recurring_send(can_commit)

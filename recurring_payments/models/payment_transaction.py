@@ -28,7 +28,9 @@ class PaymentTransaction(models.Model):
         transition and the attempt of a paid invoice is final.
         """
         changed = super()._update_state(allowed_states, target_state, state_message)
-        self.recurring_attempt_ids._recurring_sync()
+        if not self.env.context.get("recurring_sending"):
+            # While a charge is being sent, its outcome is recorded by the sender itself.
+            self.recurring_attempt_ids._recurring_sync()
         return changed
 
     def _post_process(self):

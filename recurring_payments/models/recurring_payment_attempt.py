@@ -111,6 +111,17 @@ class RecurringPaymentAttempt(models.Model):
                 )
                 self.env.cr.rollback()
                 continue
+            except Exception:
+                # Recording the outcome failed after the provider answered: nothing of it is
+                # kept, and the attempt, still "sending", is sent again later with the same
+                # idempotency key, which the provider answers with the same result (C-3).
+                if not can_commit:
+                    raise
+                _logger.exception(
+                    "Recording the outcome of %s failed: repaired later", attempt.reference
+                )
+                self.env.cr.rollback()
+                continue
             if can_commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
 
@@ -118,8 +129,10 @@ class RecurringPaymentAttempt(models.Model):
         self.ensure_one()
         transaction = self.transaction_id
         try:
+            # Only the provider call is in here: the outcome is recorded and post-processed
+            # after it, so that an error of ours is never mistaken for a refused charge.
             with self.env.cr.savepoint():
-                transaction._send_payment_request()
+                transaction.with_context(recurring_sending=True)._send_payment_request()
         except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
             raise
         except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as error:

@@ -394,3 +394,34 @@ class TestCharging(RecurringPaymentsCommon):
         self.assertEqual(subscription.payment_attempt_count, 1)
         action = subscription.action_view_payment_attempts()
         self.assertEqual(self.env["recurring.payment.attempt"].search(action["domain"]), attempt)
+
+    @freeze_time("2025-01-01 08:00:00")
+    def test_error_after_acceptance_is_not_a_decline(self):
+        """C-3: an error of ours after the provider accepted is never taken for a decline.
+
+        The outcome is not recorded and the attempt stays "sending": the next run sends the
+        same transaction again (same reference, same idempotency key), never a second one.
+        """
+        subscription, _token = self._card_subscription("done")
+        self.env["recurring.subscription"]._cron_generate_invoices()
+        invoice = self._invoices(subscription)
+        attempt = invoice._recurring_start_attempts()
+        transaction_class = type(self.env["payment.transaction"])
+
+        def broken(self_):
+            raise ValueError("post-processing failed")
+
+        with (
+            patch.object(transaction_class, "_recurring_post_process_once", broken),
+            self.assertRaises(ValueError),
+            self.env.cr.savepoint(),
+        ):
+            attempt._recurring_send(can_commit=False)
+        self.env.invalidate_all()
+        self.assertEqual(attempt.state, "sending")
+        self.assertFalse(attempt.failure_category)
+        with freeze_time("2025-01-01 08:11:00"):
+            self._charge()
+        self.assertEqual(len(invoice.recurring_attempt_ids), 1)
+        self.assertEqual(attempt.state, "done")
+        self.assertEqual(len(attempt.transaction_id.payment_id), 1)
