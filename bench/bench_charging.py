@@ -37,7 +37,6 @@ import argparse
 import datetime
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -46,15 +45,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_invoicing import (  # noqa: E402 pylint: disable=wrong-import-position
     CRON_LIMIT,
     REPO,
+    add_run_arguments,
     db_exists,
     drop_db,
     log,
     machine_facts,
     odoo_install,
-    own_cluster_config,
     profile_stats,
     queries,
     read_options,
+    run_with_cluster,
     short,
     where,
 )
@@ -496,27 +496,8 @@ def main():
     parser.add_argument(
         "--profile", type=int, metavar="N", help="also profile a run of N of both contenders"
     )
-    parser.add_argument(
-        "--own-cluster",
-        action="store_true",
-        help="run on a throw-away PostgreSQL cluster with default durability",
-    )
-    parser.add_argument("--reuse-db", action="store_true")
-    parser.add_argument("--keep-db", action="store_true")
-    parser.add_argument("--write", metavar="MARKDOWN", help="rewrite this file's section")
-    args = parser.parse_args()
-
-    workdir = Path(tempfile.mkdtemp(prefix="rp-bench-charging-"))
-    cluster = None
-    config = Path(args.config).resolve()
-    if args.own_cluster:
-        cluster, config = own_cluster_config(args, workdir)
-        log(f"private PostgreSQL cluster on {cluster.socket_dir} port {cluster.port}")
-    try:
-        run(args, config, cluster is not None)
-    finally:
-        if cluster:
-            cluster.stop()
+    add_run_arguments(parser)
+    run_with_cluster(parser.parse_args(), run, "rp-bench-charging-")
 
 
 def run(args, config, own_cluster):

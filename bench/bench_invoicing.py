@@ -734,6 +734,12 @@ def main():
         metavar="N",
         help="also profile a run of N for the floor and recurring_payments",
     )
+    add_run_arguments(parser)
+    run_with_cluster(parser.parse_args(), run, "rp-bench-")
+
+
+def add_run_arguments(parser):
+    """Add the options every benchmark of this folder shares."""
     parser.add_argument(
         "--own-cluster",
         action="store_true",
@@ -742,16 +748,18 @@ def main():
     parser.add_argument("--reuse-db", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--write", metavar="MARKDOWN", help="rewrite this file's section")
-    args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="rp-bench-"))
+
+def run_with_cluster(args, run_function, prefix):
+    """Call ``run_function(args, config, own_cluster)``, on a private cluster if asked."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     cluster = None
     config = Path(args.config).resolve()
     if args.own_cluster:
         cluster, config = own_cluster_config(args, workdir)
         log(f"private PostgreSQL cluster on {cluster.socket_dir} port {cluster.port}")
     try:
-        run(args, config, cluster is not None)
+        run_function(args, config, cluster is not None)
     finally:
         if cluster:
             cluster.stop()
