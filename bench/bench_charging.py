@@ -46,6 +46,7 @@ from bench_invoicing import (  # noqa: E402 pylint: disable=wrong-import-positio
     CRON_LIMIT,
     REPO,
     add_run_arguments,
+    call_cron_until_done,
     db_exists,
     drop_db,
     log,
@@ -299,29 +300,13 @@ class Bench:
         return {"wall": wall, "queries": count, "calls": len(calls), "longest": max(calls)}
 
     def run_ours(self, invoice_ids):
-        with self.registry.cursor() as cr:
-            env = self.env(cr)
-            cron = env.ref(f"{OUR_ADDON}.account_move_cron_charge")
-            progress_id = env["ir.cron.progress"].create({"cron_id": cron.id}).id
-            cr.commit()
-        calls = []
-        processed = 0
-        q0 = queries()
-        t0 = time.perf_counter()
-        while True:
-            t_call = time.perf_counter()
-            with self.registry.cursor() as cr:
-                env = self.env(cr, {"ir_cron_progress_id": progress_id, "recurring_commit": True})
-                done = env["account.move"]._cron_charge_invoices(
-                    batch_size=self.batch_size, time_budget=self.time_budget
-                )
-                cr.commit()
-            calls.append(time.perf_counter() - t_call)
-            processed += done
-            if not done:
-                break
-        wall = time.perf_counter() - t0
-        count = queries() - q0
+        calls, processed, wall, count = call_cron_until_done(
+            self,
+            f"{OUR_ADDON}.account_move_cron_charge",
+            lambda env: env["account.move"]._cron_charge_invoices(
+                batch_size=self.batch_size, time_budget=self.time_budget
+            ),
+        )
         if processed != len(invoice_ids):
             sys.exit(
                 f"recurring_payments charged {processed} invoices, expected {len(invoice_ids)}"

@@ -474,29 +474,13 @@ class Bench:
 
     def run_ours(self, size):
         after = self.max_move_id()
-        with self.registry.cursor() as cr:
-            env = self.env(cr)
-            cron = env.ref(f"{OUR_ADDON}.recurring_subscription_cron_generate_invoices")
-            progress_id = env["ir.cron.progress"].create({"cron_id": cron.id}).id
-            cr.commit()
-        calls = []
-        processed = 0
-        q0 = queries()
-        t0 = time.perf_counter()
-        while True:
-            t_call = time.perf_counter()
-            with self.registry.cursor() as cr:
-                env = self.env(cr, {"ir_cron_progress_id": progress_id, "recurring_commit": True})
-                done = env["recurring.subscription"]._cron_generate_invoices(
-                    batch_size=self.batch_size, time_budget=self.time_budget
-                )
-                cr.commit()
-            calls.append(time.perf_counter() - t_call)
-            processed += done
-            if not done:
-                break
-        wall = time.perf_counter() - t0
-        count = queries() - q0
+        calls, processed, wall, count = call_cron_until_done(
+            self,
+            f"{OUR_ADDON}.recurring_subscription_cron_generate_invoices",
+            lambda env: env["recurring.subscription"]._cron_generate_invoices(
+                batch_size=self.batch_size, time_budget=self.time_budget
+            ),
+        )
         if processed != size:
             sys.exit(f"recurring_payments processed {processed} subscriptions, expected {size}")
         self.check_posted(after, size, "recurring_payments")
@@ -736,6 +720,36 @@ def main():
     )
     add_run_arguments(parser)
     run_with_cluster(parser.parse_args(), run, "rp-bench-")
+
+
+def call_cron_until_done(bench, cron_xmlid, call):
+    """Call a cron's method as Odoo's scheduler does until it returns 0.
+
+    Each call gets a new cursor, the cron's ``ir.cron.progress`` record in the context,
+    and commits.
+
+    :return: (duration of each call, items processed, wall time, queries)
+    """
+    with bench.registry.cursor() as cr:
+        env = bench.env(cr)
+        progress_id = env["ir.cron.progress"].create({"cron_id": env.ref(cron_xmlid).id}).id
+        cr.commit()
+    calls = []
+    processed = 0
+    q0 = queries()
+    t0 = time.perf_counter()
+    while True:
+        t_call = time.perf_counter()
+        with bench.registry.cursor() as cr:
+            done = call(
+                bench.env(cr, {"ir_cron_progress_id": progress_id, "recurring_commit": True})
+            )
+            cr.commit()
+        calls.append(time.perf_counter() - t_call)
+        processed += done
+        if not done:
+            break
+    return calls, processed, time.perf_counter() - t0, queries() - q0
 
 
 def add_run_arguments(parser):
