@@ -17,15 +17,19 @@ from recurring_payments_core.retry import (
     STRIPE_DECLINE_CATEGORIES,
     Attempt,
     Classification,
+    CustomerNotice,
     Decline,
     FailureCategory,
     RetryAction,
+    RetryDecision,
     RetryError,
     RetryErrorCode,
     RetryPolicy,
     RetrySchedule,
     TechnicalBackoff,
+    card_expiry_notice,
     classify,
+    customer_notice,
     idempotency_key,
     next_retry,
 )
@@ -1092,3 +1096,84 @@ def test_card_cap_holds_over_any_run(data, policy, now, tz, outcomes):
     counted = [a.at.astimezone(UTC) for a in card_attempts if a.category is not TECH]
     for end in scheduled:
         assert sum(1 for moment in counted if end - window < moment <= end) <= policy.card_cap
+
+
+# === CUSTOMER NOTICES === #
+
+_NOW = datetime(2025, 1, 1, 8, tzinfo=timezone.utc)
+
+
+def _failed(category):
+    return Attempt(at=_NOW, payment_method="token:1", category=category, invoice="invoice:1")
+
+
+@pytest.mark.parametrize(
+    ("category", "decision", "history", "expected"),
+    [
+        (FailureCategory.SOFT, RetryAction.RETRY, [FailureCategory.SOFT], CustomerNotice.RETRY),
+        (
+            FailureCategory.SOFT,
+            RetryAction.RETRY,
+            [FailureCategory.SOFT, FailureCategory.SOFT],
+            None,
+        ),
+        (
+            FailureCategory.INSUFFICIENT_FUNDS,
+            RetryAction.RETRY,
+            [FailureCategory.TECHNICAL, FailureCategory.INSUFFICIENT_FUNDS],
+            CustomerNotice.RETRY,
+        ),
+        (FailureCategory.TECHNICAL, RetryAction.RETRY, [FailureCategory.TECHNICAL], None),
+        (
+            FailureCategory.TECHNICAL,
+            RetryAction.EXHAUSTED,
+            [FailureCategory.TECHNICAL],
+            CustomerNotice.EXHAUSTED,
+        ),
+        (
+            FailureCategory.SOFT,
+            RetryAction.EXHAUSTED,
+            [FailureCategory.SOFT],
+            CustomerNotice.EXHAUSTED,
+        ),
+        (FailureCategory.HARD, RetryAction.STOP, [FailureCategory.HARD], CustomerNotice.NEW_METHOD),
+        (
+            FailureCategory.NEW_PAYMENT_METHOD,
+            RetryAction.WAIT_CUSTOMER,
+            [FailureCategory.NEW_PAYMENT_METHOD],
+            CustomerNotice.NEW_METHOD,
+        ),
+        (
+            FailureCategory.AUTHENTICATION_REQUIRED,
+            RetryAction.WAIT_CUSTOMER,
+            [FailureCategory.AUTHENTICATION_REQUIRED],
+            CustomerNotice.AUTHENTICATION,
+        ),
+    ],
+)
+def test_customer_notice(category, decision, history, expected):
+    """C-6, C-7: the customer is told once per situation, never of a technical failure."""
+    notice = customer_notice(
+        Classification(category, "test"),
+        RetryDecision(decision, None, "test"),
+        [_failed(item) for item in history],
+    )
+    assert notice == expected
+
+
+@pytest.mark.parametrize(
+    ("today", "last", "expected"),
+    [
+        (datetime(2025, 1, 1).date(), None, 30),  # 30 days left
+        (datetime(2024, 12, 31).date(), None, None),  # 31 days left: too early
+        (datetime(2025, 1, 1).date(), 30, None),  # already warned at 30
+        (datetime(2025, 1, 24).date(), 30, 7),  # 7 days left
+        (datetime(2025, 1, 28).date(), None, 7),  # late start: only the shortest period
+        (datetime(2025, 1, 28).date(), 7, None),
+        (datetime(2025, 2, 1).date(), None, None),  # expired
+    ],
+)
+def test_card_expiry_notice(today, last, expected):
+    """Each notice period before a card's expiry (31 January) is warned of once."""
+    expires_on = datetime(2025, 1, 31).date()
+    assert card_expiry_notice(expires_on, today, [30, 7], last) == expected

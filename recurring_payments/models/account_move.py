@@ -9,9 +9,9 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from recurring_payments_core.retry import (
     DEFAULT_POLICY,
-    FailureCategory,
     RetryAction,
     classify,
+    customer_notice,
     idempotency_key,
     next_retry,
 )
@@ -396,29 +396,11 @@ class AccountMove(models.Model):
         return decision
 
     def _recurring_notify_failure(self, classification, decision, invoice_attempts):
-        """Tell the customer in plain words, once per situation; never for a technical failure.
-
-        C-7: a timeout or a gateway error is ours to solve, never reported as a declined card.
-        """
+        """Tell the customer in plain words what the core says to tell them, if anything."""
         self.ensure_one()
-        if classification.category == FailureCategory.TECHNICAL:
-            if decision.action == RetryAction.EXHAUSTED:
-                self._recurring_notify_customer("exhausted")
-            return
-        if decision.action == RetryAction.RETRY:
-            business_failures = [
-                a
-                for a in invoice_attempts
-                if a.category is not None and a.category != FailureCategory.TECHNICAL
-            ]
-            if len(business_failures) == 1:
-                self._recurring_notify_customer("retry")
-        elif decision.action == RetryAction.EXHAUSTED:
-            self._recurring_notify_customer("exhausted")
-        elif classification.category == FailureCategory.AUTHENTICATION_REQUIRED:
-            self._recurring_notify_customer("authentication")
-        else:
-            self._recurring_notify_customer("new_method")
+        notice = customer_notice(classification, decision, invoice_attempts)
+        if notice:
+            self._recurring_notify_customer(notice.value)
 
     def _recurring_notify_customer(self, purpose):
         """Post the ``mail_template_payment_<purpose>`` message to the invoice's customer."""

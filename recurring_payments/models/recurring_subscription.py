@@ -11,6 +11,7 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import format_date, formatLang
 
 from recurring_payments_core.billing import LineAmount, monthly_factor
+from recurring_payments_core.retry import card_expiry_notice
 from recurring_payments_core.schedule import (
     Period,
     ScheduleError,
@@ -943,9 +944,13 @@ class RecurringSubscription(models.Model):
         )
         sent = self.browse()
         for subscription in subscriptions:
-            days_left = (subscription.payment_token_id.recurring_expiry_date - today).days
-            threshold = min(day for day in notice_days if day >= days_left)
-            if subscription.card_expiry_notified and subscription.card_expiry_notified <= threshold:
+            threshold = card_expiry_notice(
+                subscription.payment_token_id.recurring_expiry_date,
+                today,
+                notice_days,
+                subscription.card_expiry_notified or None,
+            )
+            if not threshold:
                 continue
             send_customer_mail(subscription, template)
             subscription.card_expiry_notified = threshold

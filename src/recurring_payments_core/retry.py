@@ -37,6 +37,9 @@ from types import MappingProxyType
 from .errors import CoreError
 
 __all__ = [
+    "CustomerNotice",
+    "card_expiry_notice",
+    "customer_notice",
     "DEFAULT_POLICY",
     "DEFAULT_SCHEDULES",
     "DEMO_STATES",
@@ -845,3 +848,67 @@ def idempotency_key(database_uuid: str, invoice_id: int, attempt_number: int) ->
         )
     digest = hashlib.sha256(f"{database_uuid}:{invoice_id}:{attempt_number}".encode()).hexdigest()
     return f"rp-{digest[:48]}"
+
+
+# === CUSTOMER NOTICES === #
+
+
+class CustomerNotice(str, Enum):
+    """What the customer is told after a failed attempt; the addon maps it to a template."""
+
+    #: a first business decline that will be retried: nothing to do yet.
+    RETRY = "retry"
+    #: the card cannot be charged any more: a new payment method is needed.
+    NEW_METHOD = "new_method"
+    #: the bank wants the customer to confirm the payment (C-6).
+    AUTHENTICATION = "authentication"
+    #: every planned retry failed.
+    EXHAUSTED = "exhausted"
+
+
+def customer_notice(
+    classification: Classification,
+    decision: RetryDecision,
+    invoice_attempts: Sequence[Attempt],
+) -> CustomerNotice | None:
+    """Return what to tell the customer after a failure, or ``None`` to say nothing.
+
+    Told once per situation: a retried decline only at the invoice's first business
+    failure; a technical failure never (C-7: a timeout is not a declined card), unless its
+    retries ran out.
+
+    :param invoice_attempts: every attempt of the invoice, including the one that failed.
+    """
+    if decision.action == RetryAction.EXHAUSTED:
+        return CustomerNotice.EXHAUSTED
+    if classification.category == FailureCategory.TECHNICAL:
+        return None
+    if decision.action == RetryAction.RETRY:
+        business_failures = [
+            attempt
+            for attempt in invoice_attempts
+            if attempt.category is not None and attempt.category != FailureCategory.TECHNICAL
+        ]
+        return CustomerNotice.RETRY if len(business_failures) <= 1 else None
+    if classification.category == FailureCategory.AUTHENTICATION_REQUIRED:
+        return CustomerNotice.AUTHENTICATION
+    return CustomerNotice.NEW_METHOD
+
+
+def card_expiry_notice(
+    expires_on: date, today: date, notice_days: Sequence[int], last_notice: int | None
+) -> int | None:
+    """Return the notice period (days before expiry) to warn of now, or ``None``.
+
+    ``notice_days`` are the periods at which the customer is warned (30 and 7 by
+    default); ``last_notice`` is the period of the last warning sent for this card. Each
+    period is warned of once, and a late start sends only the shortest period reached.
+    """
+    days_left = (expires_on - today).days
+    reached = [days for days in notice_days if days >= days_left >= 0]
+    if not reached:
+        return None
+    period = min(reached)
+    if last_notice is not None and last_notice <= period:
+        return None
+    return period
