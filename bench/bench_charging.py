@@ -47,11 +47,13 @@ from bench_invoicing import (  # noqa: E402 pylint: disable=wrong-import-positio
     REPO,
     add_run_arguments,
     call_cron_until_done,
+    callee_tables,
     db_exists,
     drop_db,
     log,
     machine_facts,
     odoo_install,
+    profile_headline,
     profile_stats,
     queries,
     read_options,
@@ -330,58 +332,42 @@ def profile_report(bench, size):
     ours_wall, ours = profile_stats(lambda: bench.run_ours(our_ids))
 
     own_code = sum(value[2] for key, value in ours.items() if where(key[0]) == "recurring_payments")
-    rows = [
-        f"Profile of one run of {size:,} (cProfile, which slows both down): floor "
-        f"{floor_wall:.1f} s, recurring_payments {ours_wall:.1f} s, "
-        f"difference {ours_wall - floor_wall:+.1f} s. Own time of the code of "
-        f"recurring_payments and its core library (excluding what it calls): "
-        f"{own_code:.2f} s."
-    ]
+    rows = [profile_headline(size, floor_wall, ours_wall, own_code)]
 
-    def callees(stats, parent_name, parent_file):
-        parents = [key for key in stats if key[2] == parent_name and parent_file in key[0]]
-        children = {}
-        for key, value in stats.items():
-            for caller, caller_value in value[4].items():
-                if caller in parents:
-                    children[key] = children.get(key, 0.0) + caller_value[3]
-        return sorted(children.items(), key=lambda item: -item[1])
-
-    for title, stats, name, filename in (
+    rows += callee_tables(
         (
-            "Where the floor's time goes (callees of the floor loop)",
-            floor,
-            "run_floor",
-            "bench_charging",
-        ),
-        (
-            "Where recurring_payments' time goes: callees of `_cron_charge_invoices`",
-            ours,
-            "_cron_charge_invoices",
-            OUR_ADDON,
-        ),
-        (
-            "... callees of `_recurring_send` (one call per batch)",
-            ours,
-            "_recurring_send",
-            OUR_ADDON,
-        ),
-        (
-            "... callees of `_recurring_sync` (from the state change, once per charge)",
-            ours,
-            "_recurring_sync",
-            OUR_ADDON,
-        ),
-        (
-            "... callees of `_recurring_start_attempts` (one call per batch)",
-            ours,
-            "_recurring_start_attempts",
-            OUR_ADDON,
-        ),
-    ):
-        rows += ["", title + ":", "", "| callee | calls | s (cumulative) |", "|---|---:|---:|"]
-        for key, seconds in callees(stats, name, filename)[:10]:
-            rows.append(f"| `{short(key)}` | {stats[key][1]:,} | {seconds:.2f} |")
+            (
+                "Where the floor's time goes (callees of the floor loop)",
+                floor,
+                "run_floor",
+                "bench_charging",
+            ),
+            (
+                "Where recurring_payments' time goes: callees of `_cron_charge_invoices`",
+                ours,
+                "_cron_charge_invoices",
+                OUR_ADDON,
+            ),
+            (
+                "... callees of `_recurring_send` (one call per batch)",
+                ours,
+                "_recurring_send",
+                OUR_ADDON,
+            ),
+            (
+                "... callees of `_recurring_sync` (from the state change, once per charge)",
+                ours,
+                "_recurring_sync",
+                OUR_ADDON,
+            ),
+            (
+                "... callees of `_recurring_start_attempts` (one call per batch)",
+                ours,
+                "_recurring_start_attempts",
+                OUR_ADDON,
+            ),
+        )
+    )
     # The same Odoo work sits under different callers in the two contenders (ours
     # post-processes inside the state change, the floor after the loop): compare the
     # functions that do it, by name.

@@ -572,54 +572,37 @@ def profile_report(bench, size):
     own_code = sum(
         value for key, value in ours_own.items() if where(key[0]) == "recurring_payments"
     )
-    rows = []
-    rows.append(
-        f"Profile of one run of {size:,} (cProfile, which slows both down): floor "
-        f"{floor_wall:.1f} s, recurring_payments {ours_wall:.1f} s, "
-        f"difference {ours_wall - floor_wall:+.1f} s. Own time of the code of "
-        f"recurring_payments and its core library (excluding what it calls): "
-        f"{own_code:.2f} s."
+    rows = [profile_headline(size, floor_wall, ours_wall, own_code)]
+
+    rows += callee_tables(
+        (
+            (
+                "Where the floor's time goes (callees of the benchmark's floor loop)",
+                floor,
+                "run_floor",
+                "bench_invoicing",
+            ),
+            (
+                "Where recurring_payments' time goes: callees of `_cron_generate_invoices`",
+                ours,
+                "_cron_generate_invoices",
+                OUR_ADDON,
+            ),
+            (
+                "... and callees of `_recurring_create_invoices` (one call per batch)",
+                ours,
+                "_recurring_create_invoices",
+                OUR_ADDON,
+            ),
+            (
+                "... and callees of the benchmark's cron loop (a cursor per cron call, as the "
+                "scheduler does)",
+                ours,
+                "run_ours",
+                "bench_invoicing",
+            ),
+        )
     )
-
-    def callees(stats, parent_name, parent_file):
-        parents = [key for key in stats if key[2] == parent_name and parent_file in key[0]]
-        children = {}
-        for key, value in stats.items():
-            for caller, caller_value in value[4].items():
-                if caller in parents:
-                    children[key] = children.get(key, 0.0) + caller_value[3]
-        return sorted(children.items(), key=lambda item: -item[1])
-
-    for title, stats, name, filename in (
-        (
-            "Where the floor's time goes (callees of the benchmark's floor loop)",
-            floor,
-            "run_floor",
-            "bench_invoicing",
-        ),
-        (
-            "Where recurring_payments' time goes: callees of `_cron_generate_invoices`",
-            ours,
-            "_cron_generate_invoices",
-            OUR_ADDON,
-        ),
-        (
-            "... and callees of `_recurring_create_invoices` (one call per batch)",
-            ours,
-            "_recurring_create_invoices",
-            OUR_ADDON,
-        ),
-        (
-            "... and callees of the benchmark's cron loop (a cursor per cron call, as the "
-            "scheduler does)",
-            ours,
-            "run_ours",
-            "bench_invoicing",
-        ),
-    ):
-        rows += ["", title + ":", "", "| callee | calls | s (cumulative) |", "|---|---:|---:|"]
-        for key, seconds in callees(stats, name, filename)[:10]:
-            rows.append(f"| `{short(key)}` | {stats[key][1]:,} | {seconds:.2f} |")
     rows.append("")
     rows.append(
         "Odoo and Python functions with the largest growth of own time "
@@ -720,6 +703,36 @@ def main():
     )
     add_run_arguments(parser)
     run_with_cluster(parser.parse_args(), run, "rp-bench-")
+
+
+def profile_headline(size, floor_wall, ours_wall, own_code):
+    """Return the first line of a profile section."""
+    return (
+        f"Profile of one run of {size:,} (cProfile, which slows both down): floor "
+        f"{floor_wall:.1f} s, recurring_payments {ours_wall:.1f} s, "
+        f"difference {ours_wall - floor_wall:+.1f} s. Own time of the code of "
+        f"recurring_payments and its core library (excluding what it calls): "
+        f"{own_code:.2f} s."
+    )
+
+
+def callee_tables(sections):
+    """Return Markdown tables of the ten costliest callees of each profiled function.
+
+    :param sections: (title, pstats dict, function name, file name part) tuples
+    """
+    rows = []
+    for title, stats, name, filename in sections:
+        parents = [key for key in stats if key[2] == name and filename in key[0]]
+        children = {}
+        for key, value in stats.items():
+            for caller, caller_value in value[4].items():
+                if caller in parents:
+                    children[key] = children.get(key, 0.0) + caller_value[3]
+        rows += ["", title + ":", "", "| callee | calls | s (cumulative) |", "|---|---:|---:|"]
+        for key, seconds in sorted(children.items(), key=lambda item: -item[1])[:10]:
+            rows.append(f"| `{short(key)}` | {stats[key][1]:,} | {seconds:.2f} |")
+    return rows
 
 
 def call_cron_until_done(bench, cron_xmlid, call):
