@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "security/recurring_subscription_security.xml",
         "data/ir_sequence_data.xml",
+        "data/payment_provider_data.xml",
         "data/recurring_reason_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",
@@ -30,6 +31,10 @@
         "views/account_move_views.xml",
         "views/product_template_views.xml",
         "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/recurring_sepa_mandate_views.xml",
+        "views/recurring_sepa_batch_views.xml",
+        "views/recurring_sepa_return_views.xml",
         "views/recurring_payments_menus.xml",
     ],
     "demo": [

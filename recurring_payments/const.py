@@ -98,3 +98,78 @@ CHARGING_BATCH_SIZE = 50
 #: Minutes after which an attempt still "sending" (a crash between the provider call
 #: and the commit) is repaired from the provider.
 SENDING_REPAIR_MINUTES = 10
+
+# === SEPA DIRECT DEBIT === #
+
+#: Code of the SEPA Direct Debit payment provider (the company's own creditor identifier).
+SEPA_PROVIDER_CODE = "recurring_sepa"
+
+#: Values of ``recurring_payments_core.sepa.pain008.Pain008Version``.
+SEPA_PAIN_VERSIONS = [
+    ("pain.008.001.08", "pain.008.001.08 (2019, structured addresses)"),
+    ("pain.008.001.02", "pain.008.001.02 (2009)"),
+]
+
+#: Values of ``recurring_payments_core.sepa.pain008.Scheme``.
+SEPA_SCHEMES = [
+    ("CORE", "Core (consumers and companies)"),
+    ("B2B", "Business to business"),
+]
+
+SEPA_MANDATE_TYPES = [
+    ("recurrent", "Recurrent"),
+    ("oneoff", "One-off"),
+]
+
+SEPA_MANDATE_STATES = [
+    ("draft", "Draft"),
+    ("valid", "Valid"),
+    ("revoked", "Revoked"),
+    ("expired", "Expired"),
+    ("cancelled", "Cancelled"),
+]
+
+#: Values of ``recurring_payments_core.sepa.sequence.SequenceType``.
+SEPA_SEQUENCE_TYPES = [
+    ("FRST", "First"),
+    ("RCUR", "Recurring"),
+    ("FNAL", "Final"),
+    ("OOFF", "One-off"),
+]
+
+SEPA_BATCH_STATES = [
+    ("draft", "Draft"),
+    ("generated", "File Generated"),
+    ("sent", "Sent to the Bank"),
+    ("settled", "Settled"),
+    ("cancelled", "Cancelled"),
+]
+
+SEPA_RETURN_STATES = [
+    ("draft", "Draft"),
+    ("done", "Imported"),
+]
+
+#: Values of ``recurring_payments_core.sepa.returns.LineStatus``.
+SEPA_RETURN_LINE_STATUSES = [
+    ("rejected", "Rejected before settlement"),
+    ("returned", "Returned after settlement"),
+    ("accepted", "Accepted"),
+    ("pending", "Pending"),
+]
+
+#: Values of ``recurring_payments_core.sepa.returns.ReasonAction``.
+SEPA_REASON_ACTIONS = [
+    ("retry", "Retry"),
+    ("retry_once", "Retry once"),
+    ("new_mandate", "Ask for a new mandate"),
+    ("stop", "Stop"),
+    ("no_auto_redebit", "No automatic re-debit"),
+    ("fix_mandate", "Fix the mandate, then retry"),
+    ("investigate", "Investigate"),
+    ("stop_run", "Stop the run (creditor configuration)"),
+    ("none", "Nothing to do"),
+]
+
+#: Days before a mandate lapses (36 months unused) on which its customer is told.
+SEPA_MANDATE_EXPIRY_NOTICE_DAYS = 30

@@ -15,6 +15,7 @@ from recurring_payments_core.schedule import (
     ScheduleError,
     ScheduleErrorCode,
 )
+from recurring_payments_core.sepa.errors import SepaErrorCode
 
 
 def to_decimal(amount, currency):
@@ -103,11 +104,134 @@ def schedule_error_message(env, error):
     return messages.get(code, str(error))
 
 
+def sepa_error_message(env, error):
+    """Return a translated, user-facing message for a core :class:`SepaError`."""
+    _ = env._
+    code = error.code
+    params = error.params
+    messages = {
+        SepaErrorCode.CREDITOR_ID_FORMAT: lambda: _(
+            "%(value)s is not a SEPA creditor identifier: it is the country code, two check "
+            "digits, a three-character business code and the national identifier, for "
+            "example FR72ZZZ123456.",
+            value=params.get("creditor_id"),
+        ),
+        SepaErrorCode.CREDITOR_ID_CHECKSUM: lambda: _(
+            "The check digits of the creditor identifier %(value)s are wrong.",
+            value=params.get("creditor_id"),
+        ),
+        SepaErrorCode.MANDATE_REFERENCE_EMPTY: lambda: _("A mandate reference cannot be empty."),
+        SepaErrorCode.MANDATE_REFERENCE_TOO_LONG: lambda: _(
+            "The mandate reference %(value)s is longer than 35 characters.",
+            value=params.get("reference"),
+        ),
+        SepaErrorCode.MANDATE_REFERENCE_CHARSET: lambda: _(
+            "The mandate reference %(value)s may only hold letters without accents, digits, "
+            "spaces and / - ? : ( ) . , ' +",
+            value=params.get("reference"),
+        ),
+        SepaErrorCode.MANDATE_REFERENCE_SLASH: lambda: _(
+            "The mandate reference %(value)s cannot start or end with / nor contain //.",
+            value=params.get("reference"),
+        ),
+        SepaErrorCode.IBAN_INVALID: lambda: _(
+            "%(value)s is not a valid IBAN.", value=params.get("iban")
+        ),
+        SepaErrorCode.IBAN_OUTSIDE_SEPA: lambda: _(
+            "The IBAN %(value)s is not from a country of the SEPA area.",
+            value=params.get("iban"),
+        ),
+        SepaErrorCode.BIC_INVALID: lambda: _(
+            "%(value)s is not a valid BIC.", value=params.get("bic") or ""
+        ),
+        SepaErrorCode.COLLECTION_DATE_TOO_EARLY: lambda: _(
+            "The collection date %(requested)s is too early: the earliest allowed after the "
+            "pre-notification and the bank's lead time is %(earliest)s.",
+            requested=params.get("requested"),
+            earliest=params.get("earliest"),
+        ),
+        SepaErrorCode.COLLECTION_DATE_NOT_BUSINESS_DAY: lambda: _(
+            "The collection date %(requested)s is not a TARGET2 business day.",
+            requested=params.get("requested"),
+        ),
+        SepaErrorCode.NEGATIVE_DAYS: lambda: _("A number of days cannot be negative."),
+        SepaErrorCode.MANDATE_ALREADY_USED: lambda: _(
+            "This one-off mandate was already collected: it cannot be used again."
+        ),
+        SepaErrorCode.MANDATE_EXPIRED: lambda: _(
+            "This mandate was not used for 36 months: it has lapsed and cannot be collected."
+        ),
+        SepaErrorCode.IDENTIFIER_INVALID: lambda: _(
+            "The identifier %(value)s (%(field)s) must be 1 to 35 characters of the SEPA "
+            "character set, without a leading / nor //.",
+            value=params.get("value"),
+            field=params.get("field"),
+        ),
+        SepaErrorCode.TEXT_EMPTY: lambda: _(
+            "The %(field)s is empty once written in the SEPA character set.",
+            field=params.get("field"),
+        ),
+        SepaErrorCode.AMOUNT_NOT_POSITIVE: lambda: _(
+            "A direct debit amount must be positive (got %(amount)s).", amount=params.get("amount")
+        ),
+        SepaErrorCode.AMOUNT_PRECISION: lambda: _(
+            "A direct debit amount has at most two decimals (got %(amount)s).",
+            amount=params.get("amount"),
+        ),
+        SepaErrorCode.AMOUNT_TOO_LARGE: lambda: _(
+            "The direct debit amount %(amount)s is larger than SEPA allows.",
+            amount=params.get("amount"),
+        ),
+        SepaErrorCode.CURRENCY_NOT_EUR: lambda: _(
+            "SEPA direct debits are in euros only (got %(currency)s).",
+            currency=params.get("currency"),
+        ),
+        SepaErrorCode.B2B_DEBTOR_NOT_COMPANY: lambda: _(
+            "A B2B direct debit needs a company as debtor (%(value)s).",
+            value=params.get("end_to_end_id"),
+        ),
+        SepaErrorCode.DEBTOR_ADDRESS_REQUIRED: lambda: _(
+            "The debtor of %(value)s banks outside the EEA: their postal address (town and "
+            "country at least) and BIC are required.",
+            value=params.get("end_to_end_id"),
+        ),
+        SepaErrorCode.ADDRESS_INCOMPLETE: lambda: _(
+            "A postal address in a SEPA file needs at least a town and a country (%(field)s).",
+            field=params.get("field"),
+        ),
+        SepaErrorCode.NO_TRANSACTIONS: lambda: _("There is no direct debit to write."),
+        SepaErrorCode.DEBITS_NOT_REITERABLE: lambda: _(
+            "The direct debits changed while the file was written: try again."
+        ),
+        SepaErrorCode.DEBITS_CHANGED: lambda: _(
+            "The direct debits changed while the file was written: try again."
+        ),
+        SepaErrorCode.RETURN_FILE_MALFORMED: lambda: _(
+            "This file is not a readable bank return: %(detail)s",
+            detail=", ".join(f"{key}={value}" for key, value in sorted(params.items()))
+            or _("it is not well-formed XML."),
+        ),
+        SepaErrorCode.RETURN_FILE_UNSUPPORTED: lambda: _(
+            "This file is not a pain.002 status report nor a camt.054 notification "
+            "(namespace %(namespace)s).",
+            namespace=params.get("namespace") or "-",
+        ),
+        SepaErrorCode.RETURN_FILE_INCOMPLETE: lambda: _(
+            "Line %(line)s of the bank return has no %(field)s.",
+            line=params.get("line"),
+            field=params.get("field"),
+        ),
+    }
+    message = messages.get(code)
+    return message() if message else str(error)
+
+
 __all__ = [
     "ScheduleError",
     "plan_recurrence",
     "plan_trial",
     "schedule_error_message",
+    "sepa_error_message",
     "subscription_terms",
     "to_decimal",
 ]

@@ -14,3 +14,8 @@ from . import payment_token
 from . import payment_transaction
 from . import payment_provider
 from . import recurring_webhook_event
+from . import res_company
+from . import res_config_settings
+from . import recurring_sepa_mandate
+from . import recurring_sepa_batch
+from . import recurring_sepa_return

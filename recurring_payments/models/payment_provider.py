@@ -5,6 +5,8 @@ from odoo import fields, models
 
 from recurring_payments_core.stripe_adapter import StripeAdapter
 
+from ..const import SEPA_PROVIDER_CODE
+
 #: System parameter overriding the address of Stripe's API (tests point it at localstripe).
 STRIPE_API_BASE_PARAM = "recurring_payments.stripe_api_base"
 #: Route receiving the Stripe events of a provider; ``%s`` is the provider's id.
@@ -13,6 +15,11 @@ STRIPE_WEBHOOK_ROUTE = "/recurring_payments/stripe/webhook/%s"
 
 class PaymentProvider(models.Model):
     _inherit = "payment.provider"
+
+    code = fields.Selection(
+        selection_add=[(SEPA_PROVIDER_CODE, "SEPA Direct Debit")],
+        ondelete={SEPA_PROVIDER_CODE: "set default"},
+    )
 
     recurring_webhook_secret = fields.Char(
         string="Recurring Webhook Signing Secret",

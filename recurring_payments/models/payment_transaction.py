@@ -6,6 +6,8 @@ from odoo import fields, models
 from recurring_payments_core.retry import Decline
 from recurring_payments_core.stripe_adapter import StripeAdapterError
 
+from ..const import SEPA_SEQUENCE_TYPES
+
 #: Seconds before the transaction's creation from which its PaymentIntent is looked for.
 STRIPE_LOOKUP_MARGIN = 300
 
@@ -19,6 +21,28 @@ class PaymentTransaction(models.Model):
         string="Payment Attempts",
         readonly=True,
     )
+    # === SEPA Direct Debit (provider ``recurring_sepa``) === #
+    recurring_sepa_mandate_id = fields.Many2one(
+        comodel_name="recurring.sepa.mandate",
+        string="SEPA Mandate",
+        readonly=True,
+        index="btree_not_null",
+    )
+    recurring_sepa_batch_id = fields.Many2one(
+        comodel_name="recurring.sepa.batch",
+        string="Direct Debit Batch",
+        readonly=True,
+        index="btree_not_null",
+    )
+    recurring_sepa_collection_date = fields.Date(string="Collection Date", readonly=True)
+    recurring_sepa_sequence_type = fields.Selection(
+        selection=SEPA_SEQUENCE_TYPES, string="Sequence Type", readonly=True
+    )
+    recurring_sepa_prenotified_on = fields.Date(string="Pre-notified On", readonly=True)
+    recurring_sepa_end_to_end_id = fields.Char(
+        string="End-to-End Id", readonly=True, index="btree_not_null"
+    )
+    recurring_sepa_return_reason = fields.Char(string="Return Reason Code", readonly=True)
 
     def _update_state(self, allowed_states, target_state, state_message):
         """Override of `payment` to record the outcome on the payment attempts.
