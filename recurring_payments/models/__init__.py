@@ -19,3 +19,4 @@ from . import res_config_settings
 from . import recurring_sepa_mandate
 from . import recurring_sepa_batch
 from . import recurring_sepa_return
+from . import res_partner_bank

@@ -8,3 +8,6 @@ from . import test_access_rights
 from . import test_charging
 from . import test_charging_concurrency
 from . import test_stripe_webhooks
+from . import test_sepa_mandate
+from . import test_sepa_batch
+from . import test_sepa_return

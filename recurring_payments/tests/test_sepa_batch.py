@@ -1,0 +1,1 @@
+# Part of recurring payments for Odoo. License LGPL-3.
