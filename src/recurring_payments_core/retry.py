@@ -35,6 +35,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from .errors import CoreError
+from .sepa.returns import ReasonAction, action_for
 
 __all__ = [
     "CustomerNotice",
@@ -349,6 +350,8 @@ class Classification:
     :param min_wait: a wait imposed by the network before the next attempt.
     :param never_again: the network said this card must never be retried
         (Mastercard 03/21, advice ``do_not_try_again``, Visa category 1).
+    :param max_retries: at most this many retries of the invoice after business
+        failures, whatever the category's schedule (SEPA ``MS03``: one).
     :raises RetryError: ``MIN_WAIT_NEGATIVE`` when ``min_wait`` is negative.
     """
 
@@ -356,6 +359,7 @@ class Classification:
     reason: str
     min_wait: timedelta | None = None
     never_again: bool = False
+    max_retries: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "category", FailureCategory(self.category))
@@ -364,6 +368,12 @@ class Classification:
                 raise TypeError("min_wait must be a datetime.timedelta or None")
             if self.min_wait < timedelta(0):
                 raise RetryError(RetryErrorCode.MIN_WAIT_NEGATIVE, min_wait=self.min_wait)
+        if self.max_retries is not None and (
+            isinstance(self.max_retries, bool)
+            or not isinstance(self.max_retries, int)
+            or self.max_retries < 0
+        ):
+            raise TypeError("max_retries must be a non-negative int or None")
 
 
 def _normalize(value: str | None) -> str:
@@ -386,6 +396,8 @@ def _code_category(decline: Decline) -> Classification | None:
             f"stripe.decline.{code}",
             min_wait=STRIPE_CODE_WAITS.get(code),
         )
+    if provider == "sepa":
+        return _sepa_category(decline.code)
     if provider == "demo":
         # A demo code in the state message is finer than the state itself.
         candidates = re.findall(r"demo_[a-z_]+", _normalize(decline.message))
@@ -395,6 +407,44 @@ def _code_category(decline: Decline) -> Classification | None:
         if code in DEMO_STATES:
             return Classification(DEMO_STATES[code], f"demo.{code}")
     return None
+
+
+#: What each SEPA return action means for the retry rules (S-10).
+SEPA_ACTION_CATEGORIES: Mapping[ReasonAction, FailureCategory] = MappingProxyType(
+    {
+        ReasonAction.RETRY: FailureCategory.INSUFFICIENT_FUNDS,
+        ReasonAction.RETRY_ONCE: FailureCategory.SOFT,
+        ReasonAction.NEW_MANDATE: FailureCategory.NEW_PAYMENT_METHOD,
+        ReasonAction.FIX_MANDATE: FailureCategory.NEW_PAYMENT_METHOD,
+        ReasonAction.STOP: FailureCategory.HARD,
+        ReasonAction.NO_AUTO_REDEBIT: FailureCategory.HARD,
+        ReasonAction.INVESTIGATE: FailureCategory.HARD,
+        ReasonAction.STOP_RUN: FailureCategory.HARD,
+        ReasonAction.NONE: FailureCategory.SOFT,
+    }
+)
+
+
+def _sepa_category(reason_code: str | None) -> Classification:
+    """Return the classification of a SEPA collection that failed with ``reason_code``.
+
+    Without a reason code the collection was refused before reaching the bank, because
+    the mandate cannot be collected (revoked, lapsed, one-off already used): the
+    customer must sign a new one (reason ``"sepa.mandate_unusable"``). Otherwise the
+    code's action (:func:`recurring_payments_core.sepa.returns.action_for`) decides:
+    reason ``"sepa.<CODE>"``; ``MS03`` is retried at most once; a refund asked by the
+    debtor (``MD06``) is never debited again automatically.
+    """
+    code = (reason_code or "").strip().upper()
+    if not code:
+        return Classification(FailureCategory.NEW_PAYMENT_METHOD, "sepa.mandate_unusable")
+    action = action_for(code)
+    return Classification(
+        SEPA_ACTION_CATEGORIES[action],
+        f"sepa.{code}",
+        never_again=action is ReasonAction.NO_AUTO_REDEBIT,
+        max_retries=1 if action is ReasonAction.RETRY_ONCE else None,
+    )
 
 
 def _generic(decline: Decline) -> Classification:
@@ -432,7 +482,9 @@ def classify(decline: Decline) -> Classification:
        ``"advice.<code>"``).
     4. The provider's code: :data:`STRIPE_DECLINE_CATEGORIES` for ``"stripe"`` (reason
        ``"stripe.decline.<code>"``), :data:`DEMO_STATES` for ``"demo"``, where a demo
-       code in the code or the message wins over the state (reason ``"demo.<code>"``).
+       code in the code or the message wins over the state (reason ``"demo.<code>"``);
+       for ``"sepa"`` the return reason code's action (reason ``"sepa.<CODE>"``, see
+       :data:`SEPA_ACTION_CATEGORIES`).
     5. :data:`GENERIC_KEYWORDS` on the code and the message (reason
        ``"generic.<rule>"``), else ``SOFT`` (reason ``"generic.fallback"``).
 
@@ -726,6 +778,8 @@ def _business_decision(
     business = [a for a in failures if a.category is not FailureCategory.TECHNICAL]
     first = failures[0].at.astimezone(_UTC) if failures else now
     index = max(len(business), 1) - 1
+    if classification.max_retries is not None and index >= classification.max_retries:
+        return RetryDecision(RetryAction.EXHAUSTED, None, "retry_limit")
     if index >= len(schedule.days):
         return RetryDecision(RetryAction.EXHAUSTED, None, "schedule_exhausted")
     first_day = first.astimezone(tz).date()
@@ -785,12 +839,13 @@ def next_retry(
       date of the invoice's first failure plus ``days[n - 1]``, at ``hour`` local
       time (``"schedule"``). A slot already past moves to the next slot after ``now``;
       a ``min_wait`` moves it to the first slot at or after ``now + min_wait``
-      (``"network_wait"``); when the card already has ``card_cap`` counted attempts in
-      the window before it, to the first slot at which enough of them have left the
-      window (``"card_cap"``). ``EXHAUSTED`` when no day is left
-      (``"schedule_exhausted"``) or when the moment found falls after the schedule's
-      last slot (reason ``"schedule_exhausted"``, ``"network_wait"`` or ``"card_cap"``
-      for what pushed it there).
+      (``"network_wait"``); ``EXHAUSTED`` (``"retry_limit"``) when the invoice already
+      had ``max_retries`` retries and the classification caps them; when the card
+      already has ``card_cap`` counted attempts in the window before it, to the first
+      slot at which enough of them have left the window (``"card_cap"``).
+      ``EXHAUSTED`` when no day is left (``"schedule_exhausted"``) or when the moment
+      found falls after the schedule's last slot (reason ``"schedule_exhausted"``,
+      ``"network_wait"`` or ``"card_cap"`` for what pushed it there).
     """
     _check_aware(now, "now")
     if not isinstance(tz, tzinfo):
