@@ -33,6 +33,13 @@ class PaymentToken(models.Model):
         help="When the provider said what the card details are (the creation time of the "
         "event, or the time they were read): older news never overwrite them.",
     )
+    recurring_sepa_mandate_id = fields.Many2one(
+        comodel_name="recurring.sepa.mandate",
+        string="SEPA Mandate",
+        readonly=True,
+        index="btree_not_null",
+        help="The SEPA Direct Debit mandate this payment method debits under.",
+    )
 
     @api.depends("recurring_exp_month", "recurring_exp_year")
     def _compute_recurring_expiry_date(self):

@@ -1,16 +1,49 @@
 # Part of recurring payments for Odoo. License LGPL-3.
+import base64
+from datetime import timedelta
+
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 from recurring_payments_core.sepa.errors import SepaError
 from recurring_payments_core.sepa.identifiers import check_iban, check_mandate_reference, mask_iban
-from recurring_payments_core.sepa.sequence import MandateHistory, mandate_expiry_date
+from recurring_payments_core.sepa.sequence import (
+    MandateHistory,
+    MandateState,
+    amendment_between,
+    mandate_expiry_date,
+)
 
-from ..const import SEPA_MANDATE_STATES, SEPA_MANDATE_TYPES, SEPA_SCHEMES
-from ..utils import sepa_error_message
+from ..const import (
+    SEPA_MANDATE_EXPIRY_NOTICE_DAYS,
+    SEPA_MANDATE_STATES,
+    SEPA_MANDATE_TYPES,
+    SEPA_PROVIDER_CODE,
+    SEPA_SCHEMES,
+)
+from ..utils import send_customer_mail, sepa_error_message
 
 #: Groups that see full IBANs and mandate evidence.
 SEPA_FULL_ACCESS_GROUPS = "account.group_account_user,account.group_account_manager"
+
+#: Fields that make up the signed mandate: they cannot change once it is valid (X-5).
+SEPA_MANDATE_EVIDENCE_FIELDS = (
+    "name",
+    "company_id",
+    "partner_id",
+    "scheme",
+    "mandate_type",
+    "signature_date",
+    "signature_place",
+    "consent_text",
+    "signed_ip",
+    "signed_user_agent",
+    "signed_document",
+    "signed_document_name",
+)
+
+#: Mandates handled per committed batch by the expiry cron.
+SEPA_MANDATE_CRON_BATCH_SIZE = 100
 
 
 class RecurringSepaMandate(models.Model):
@@ -52,7 +85,6 @@ class RecurringSepaMandate(models.Model):
         comodel_name="res.partner.bank",
         string="Debtor Account",
         required=True,
-        tracking=True,
         check_company=True,
         domain="[('partner_id', '=', partner_id)]",
     )
@@ -60,6 +92,7 @@ class RecurringSepaMandate(models.Model):
         string="Debtor IBAN",
         compute="_compute_iban_masked",
         store=True,
+        tracking=True,  # rather than the account, whose name shows the full IBAN (X-4)
         help="The IBAN with all but its country and last four characters hidden.",
     )
     debtor_bic = fields.Char(string="Debtor BIC", compute="_compute_iban_masked", store=True)
@@ -84,7 +117,9 @@ class RecurringSepaMandate(models.Model):
         copy=False,
         index=True,
     )
-    signature_date = fields.Date(tracking=True, copy=False)
+    signature_date = fields.Date(
+        tracking=True, copy=False, default=lambda self: fields.Date.context_today(self)
+    )
     signature_place = fields.Char(copy=False)
     # Evidence: immutable once the mandate is valid (X-5).
     consent_text = fields.Text(copy=False, groups=SEPA_FULL_ACCESS_GROUPS)
@@ -132,7 +167,14 @@ class RecurringSepaMandate(models.Model):
         help="The debtor moved to another bank since the last collection: the next one "
         "is sent as amended (SMNDA).",
     )
-    revocation_reason = fields.Char(readonly=True, copy=False, tracking=True)
+    revocation_reason = fields.Char(
+        copy=False,
+        tracking=True,
+        help="Why the mandate was revoked: the customer's request, a bank return…",
+    )
+    subscription_count = fields.Integer(
+        string="Subscriptions", compute="_compute_subscription_count"
+    )
 
     _sql_constraints = [
         (
@@ -159,7 +201,14 @@ class RecurringSepaMandate(models.Model):
             bank = mandate.sudo().partner_bank_id
             number = bank.acc_number or ""
             mandate.iban_masked = mask_iban(number) if number else False
-            mandate.debtor_bic = bank.bank_bic or False
+            bic = bank.bank_bic
+            if not bic and number:
+                # The BIC of the bank from its code in the IBAN (schwifty's registry).
+                try:
+                    bic = check_iban(number, sepa_only=False).bic
+                except SepaError:
+                    bic = False
+            mandate.debtor_bic = bic or False
 
     @api.depends("last_collection_date", "signature_date", "mandate_type")
     def _compute_expiry_date(self):
@@ -169,6 +218,18 @@ class RecurringSepaMandate(models.Model):
                 mandate.expiry_date = mandate_expiry_date(last_used)
             else:
                 mandate.expiry_date = False
+
+    def _compute_subscription_count(self):
+        tokens = self.payment_token_id
+        counts = {}
+        if tokens:
+            counts = dict(
+                self.env["recurring.subscription"]._read_group(
+                    [("payment_token_id", "in", tokens.ids)], ["payment_token_id"], ["__count"]
+                )
+            )
+        for mandate in self:
+            mandate.subscription_count = counts.get(mandate.payment_token_id, 0)
 
     # === CONSTRAINT METHODS === #
 
@@ -182,11 +243,29 @@ class RecurringSepaMandate(models.Model):
             except SepaError as error:
                 raise ValidationError(sepa_error_message(self.env, error)) from error
 
-    @api.constrains("partner_bank_id")
+    @api.constrains("partner_id", "partner_bank_id")
     def _check_partner_bank(self):
         for mandate in self.sudo():
+            if mandate.partner_id != mandate.partner_id.commercial_partner_id:
+                raise ValidationError(
+                    _(
+                        "The debtor of a mandate is a customer, not one of its contacts: "
+                        "choose %(customer)s instead of %(contact)s.",
+                        customer=mandate.partner_id.commercial_partner_id.display_name,
+                        contact=mandate.partner_id.display_name,
+                    )
+                )
+            bank = mandate.partner_bank_id
+            if bank.partner_id.commercial_partner_id != mandate.partner_id:
+                raise ValidationError(
+                    _(
+                        "The bank account %(account)s does not belong to %(customer)s.",
+                        account=mask_iban(bank.acc_number or ""),
+                        customer=mandate.partner_id.display_name,
+                    )
+                )
             try:
-                check_iban(mandate.partner_bank_id.acc_number or "")
+                check_iban(bank.acc_number or "")
             except SepaError as error:
                 raise ValidationError(sepa_error_message(self.env, error)) from error
 
@@ -208,9 +287,511 @@ class RecurringSepaMandate(models.Model):
         for vals in vals_list:
             if not vals.get("name") or vals["name"] == _("New"):
                 vals["name"] = self.env["ir.sequence"].next_by_code("recurring.sepa.mandate")
+            company = self.env["res.company"].browse(vals.get("company_id")) or self.env.company
+            self._recurring_sepa_check_reference_unique(vals["name"], company)
         return super().create(vals_list)
 
+    def write(self, vals):
+        """Override to keep the evidence of signed mandates (X-5) and to record what the
+        bank last saw before the debtor account changes (S-8)."""
+        locked = [fname for fname in SEPA_MANDATE_EVIDENCE_FIELDS if fname in vals]
+        if "name" in vals or "company_id" in vals:
+            for mandate in self:
+                company = (
+                    self.env["res.company"].browse(vals["company_id"])
+                    if "company_id" in vals
+                    else mandate.company_id
+                )
+                self._recurring_sepa_check_reference_unique(
+                    vals.get("name", mandate.name), company, exclude=mandate
+                )
+        if locked:
+            for mandate in self.filtered(lambda m: m.state != "draft"):
+                changed = [
+                    fname
+                    for fname in locked
+                    if mandate._recurring_sepa_value_differs(fname, vals[fname])
+                ]
+                if changed:
+                    raise UserError(
+                        _(
+                            "The mandate %(name)s is signed: %(fields)s cannot be changed. "
+                            "Only the debtor account may change (the mandate is then sent "
+                            "as amended); for anything else, revoke it and sign a new one.",
+                            name=mandate.name,
+                            fields=", ".join(
+                                self._fields[fname]._description_string(self.env)
+                                for fname in changed
+                            ),
+                        )
+                    )
+        bank_changed = self.browse()
+        if "partner_bank_id" in vals:
+            new_bank = self.env["res.partner.bank"].browse(vals["partner_bank_id"]).sudo()
+            bank_changed = self.filtered(lambda m: m.partner_bank_id != new_bank)
+            finished = bank_changed.filtered(lambda m: m.state not in ("draft", "valid"))
+            if finished:
+                raise UserError(
+                    _(
+                        "The mandate %(name)s is %(state)s: its debtor account cannot change.",
+                        name=finished[0].name,
+                        state=finished[0]._recurring_sepa_state_label(),
+                    )
+                )
+            bank_changed.filtered(lambda m: m.state == "valid")._recurring_sepa_prepare_iban_change(
+                new_bank.acc_number or ""
+            )
+        result = super().write(vals)
+        if bank_changed:
+            valid = bank_changed.filtered(lambda m: m.state == "valid")
+            for mandate in valid:
+                mandate._recurring_sepa_check_debtor()
+            valid._recurring_sepa_update_token()
+        return result
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_signed(self):
+        signed = self.filtered(lambda m: m.state != "draft")
+        if signed:
+            raise UserError(
+                _(
+                    "The mandate %(name)s was signed: it is kept as evidence and cannot be "
+                    "deleted.",
+                    name=signed[0].name,
+                )
+            )
+
+    @api.model
+    def _recurring_sepa_check_reference_unique(self, reference, company, exclude=None):
+        """Raise a translated ``ValidationError`` when ``reference`` is already used in
+        ``company``, whatever its case (S-1). The unique index on ``upper(name)`` stops
+        concurrent duplicates; this check, made before writing, gives the readable message.
+        """
+        pattern = reference.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        domain = [("company_id", "=", company.id), ("name", "=ilike", pattern)]
+        if exclude:
+            domain.append(("id", "not in", exclude.ids))
+        duplicate = self.sudo().search(domain, limit=1)
+        if duplicate:
+            raise ValidationError(
+                _(
+                    "The mandate reference %(name)s is already used by the mandate %(other)s "
+                    "of %(company)s: a reference is unique per creditor, whatever its case, "
+                    "and never reused.",
+                    name=reference,
+                    other=duplicate.name,
+                    company=company.name,
+                )
+            )
+
+    # === ACTION METHODS === #
+
+    def action_validate(self):
+        """Validate signed mandates: check them, then create the payment method that
+        subscriptions are debited with."""
+        for mandate in self:
+            if mandate.state != "draft":
+                raise UserError(
+                    _("Only a draft mandate can be validated (%(name)s).", name=mandate.name)
+                )
+            if not mandate.signature_date:
+                mandate.signature_date = fields.Date.context_today(mandate)
+            if mandate.signature_date > fields.Date.context_today(mandate):
+                raise UserError(
+                    _(
+                        "The mandate %(name)s is signed on %(date)s, a date still to come.",
+                        name=mandate.name,
+                        date=mandate.signature_date,
+                    )
+                )
+            if not mandate.company_id.recurring_sepa_creditor_identifier:
+                raise UserError(
+                    _(
+                        "Set the SEPA creditor identifier of %(company)s in the settings "
+                        "before validating mandates.",
+                        company=mandate.company_id.name,
+                    )
+                )
+            mandate._recurring_sepa_check_debtor()
+            token = mandate._recurring_sepa_create_token()
+            mandate.write({"state": "valid", "payment_token_id": token.id})
+            mandate.message_post(
+                body=_(
+                    "Mandate signed on %(date)s validated: %(customer)s authorises the "
+                    "direct debits from %(iban)s (%(scheme)s, %(type)s).",
+                    date=mandate.signature_date,
+                    customer=mandate.partner_id.display_name,
+                    iban=mandate.iban_masked,
+                    scheme=mandate.scheme,
+                    type=mandate._recurring_sepa_type_label(),
+                )
+            )
+            if mandate.partner_id.email:
+                send_customer_mail(
+                    mandate,
+                    self.env.ref("recurring_payments.mail_template_sepa_mandate_valid"),
+                )
+        return True
+
+    def action_revoke(self, reason=None):
+        """Revoke valid mandates, for ``reason`` or the reason written on them."""
+        for mandate in self:
+            if mandate.state != "valid":
+                raise UserError(
+                    _("Only a valid mandate can be revoked (%(name)s).", name=mandate.name)
+                )
+            if not (reason or mandate.revocation_reason):
+                raise UserError(
+                    _(
+                        "Write why the mandate %(name)s is revoked in its Revocation Reason "
+                        "(for example: the customer's letter of today), then revoke it.",
+                        name=mandate.name,
+                    )
+                )
+            mandate._recurring_sepa_revoke(reason or mandate.revocation_reason)
+        return True
+
+    def action_cancel(self):
+        """Cancel draft mandates, or valid ones that were never collected."""
+        for mandate in self:
+            if mandate.state not in ("draft", "valid"):
+                raise UserError(
+                    _(
+                        "The mandate %(name)s is %(state)s: it cannot be cancelled.",
+                        name=mandate.name,
+                        state=mandate._recurring_sepa_state_label(),
+                    )
+                )
+            if mandate.collection_count or mandate.sudo().transaction_ids.filtered(
+                lambda t: t.state == "done"
+            ):
+                raise UserError(
+                    _(
+                        "The mandate %(name)s was already collected: revoke it instead of "
+                        "cancelling it.",
+                        name=mandate.name,
+                    )
+                )
+            was_valid = mandate.state == "valid"
+            mandate.state = "cancelled"
+            if was_valid:
+                mandate.payment_token_id.sudo().active = False
+                mandate._recurring_sepa_notify_subscriptions(
+                    _(
+                        "The SEPA mandate %(name)s was cancelled: this subscription is no "
+                        "longer debited automatically. Ask the customer for another payment "
+                        "method.",
+                        name=mandate.name,
+                    )
+                )
+            mandate.message_post(body=_("Mandate cancelled."))
+        return True
+
+    def action_view_subscriptions(self):
+        """Open the subscriptions paid through this mandate."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "recurring_payments.recurring_subscription_action"
+        )
+        action["domain"] = [("payment_token_id", "in", self.payment_token_id.ids)]
+        action["context"] = {
+            "default_partner_id": self.partner_id.id,
+            "default_payment_mode": "token",
+            "default_payment_token_id": self.payment_token_id.id,
+        }
+        return action
+
     # === BUSINESS METHODS === #
+
+    def _recurring_sepa_state_label(self):
+        self.ensure_one()
+        return dict(self._fields["state"]._description_selection(self.env))[self.state]
+
+    def _recurring_sepa_type_label(self):
+        self.ensure_one()
+        return dict(self._fields["mandate_type"]._description_selection(self.env))[
+            self.mandate_type
+        ]
+
+    def _recurring_sepa_value_differs(self, fname, value):
+        """Whether writing ``value`` on ``fname`` would change this mandate."""
+        self.ensure_one()
+        field = self._fields[fname]
+        current = self.sudo().with_context(bin_size=False)[fname]
+        if field.type == "many2one":
+            if isinstance(value, models.BaseModel):
+                value = value.id
+            return (value or False) != current.id
+        if field.type == "date":
+            return fields.Date.to_date(value) != current
+        if field.type == "binary":
+
+            def as_bytes(data):
+                if not data:
+                    return b""
+                return data.encode() if isinstance(data, str) else data
+
+            return base64.b64decode(as_bytes(value)) != base64.b64decode(as_bytes(current))
+        return (value or False) != (current or False)
+
+    def _recurring_sepa_check_debtor(self):
+        """Raise a translated ``UserError`` unless the debtor account can be debited:
+        a valid IBAN of the SEPA area (any country, S-12), with the debtor's town and
+        country when the account is outside the EEA."""
+        self.ensure_one()
+        mandate_sudo = self.sudo()
+        try:
+            info = check_iban(mandate_sudo.partner_bank_id.acc_number or "")
+        except SepaError as error:
+            raise UserError(sepa_error_message(self.env, error)) from error
+        partner = mandate_sudo.partner_id
+        if info.needs_debtor_address and not (partner.city and partner.country_id):
+            raise UserError(
+                _(
+                    "The account %(iban)s of %(customer)s is outside the European Economic "
+                    "Area: enter the customer's address (town and country at least) first.",
+                    iban=mask_iban(info.iban),
+                    customer=partner.display_name,
+                )
+            )
+        return info
+
+    def _recurring_sepa_iban(self):
+        """Return the debtor's IBAN in compact form (empty when the account has none)."""
+        self.ensure_one()
+        return "".join((self.sudo().partner_bank_id.acc_number or "").split()).upper()
+
+    def _recurring_sepa_report_iban(self):
+        """Return the debtor's full IBAN grouped by four, for the signed form only."""
+        self.ensure_one()
+        iban = self._recurring_sepa_iban()
+        return " ".join(iban[index : index + 4] for index in range(0, len(iban), 4))
+
+    def _recurring_sepa_create_token(self):
+        """Create the payment token through which this mandate is debited."""
+        self.ensure_one()
+        provider_sudo = (
+            self.env["payment.provider"]
+            .sudo()
+            .search(
+                [
+                    ("code", "=", SEPA_PROVIDER_CODE),
+                    ("company_id", "=", self.company_id.id),
+                    ("state", "!=", "disabled"),
+                ],
+                limit=1,
+            )
+        )
+        if not provider_sudo:
+            raise UserError(
+                _(
+                    "Enable the SEPA Direct Debit payment provider of %(company)s before "
+                    "validating mandates.",
+                    company=self.company_id.name,
+                )
+            )
+        return (
+            self.env["payment.token"]
+            .sudo()
+            .create(
+                {
+                    "provider_id": provider_sudo.id,
+                    "payment_method_id": self.env.ref(
+                        "payment.payment_method_sepa_direct_debit"
+                    ).id,
+                    "partner_id": self.partner_id.id,
+                    "provider_ref": self.name,
+                    "payment_details": self.iban_masked,
+                    "recurring_sepa_mandate_id": self.id,
+                }
+            )
+        )
+
+    def _recurring_sepa_update_token(self):
+        """Show the new masked IBAN on the payment tokens of the mandates."""
+        for mandate in self.filtered("payment_token_id"):
+            mandate.payment_token_id.sudo().payment_details = mandate.iban_masked
+
+    def _recurring_sepa_prepare_iban_change(self, new_iban):
+        """Record, before the debtor account of valid mandates changes, what their next
+        collection must tell the bank (S-8).
+
+        A mandate never collected needs no amendment: its first collection carries the new
+        account. Otherwise the mandate as last collected is kept (unless an amendment is
+        already pending, whose originals stay those the bank knows) and the amendment says
+        whether the debtor moved to another bank (SMNDA).
+
+        :param str new_iban: the account number the mandates are about to debit.
+        """
+        for mandate_sudo in self.sudo():
+            if not mandate_sudo.collection_count:
+                continue
+            current_iban = mandate_sudo._recurring_sepa_iban()
+            pending = mandate_sudo.collected_iban and (
+                mandate_sudo.collected_iban != current_iban
+                or mandate_sudo.collected_reference != mandate_sudo.name
+            )
+            if not pending:
+                mandate_sudo.write(
+                    {
+                        "collected_reference": mandate_sudo.name,
+                        "collected_creditor_identifier": (
+                            mandate_sudo.collected_creditor_identifier
+                            or mandate_sudo.company_id.recurring_sepa_creditor_identifier
+                        ),
+                        "collected_iban": current_iban,
+                    }
+                )
+            try:
+                amendment = amendment_between(
+                    mandate_sudo._recurring_sepa_collected_state(),
+                    MandateState(
+                        mandate_id=mandate_sudo.name,
+                        creditor_id=mandate_sudo.collected_creditor_identifier or "",
+                        debtor_iban=new_iban,
+                    ),
+                )
+            except SepaError as error:
+                raise UserError(sepa_error_message(self.env, error)) from error
+            mandate_sudo.debtor_bank_changed = bool(amendment and amendment.smnda)
+            mandate_sudo.message_post(
+                body=_(
+                    "Debtor account changed from %(old)s to %(new)s: the next collection "
+                    "keeps the reference %(name)s and is sent as amended%(smnda)s.",
+                    old=mask_iban(current_iban),
+                    new=mask_iban(new_iban),
+                    name=mandate_sudo.name,
+                    smnda=_(" (new debtor bank)") if mandate_sudo.debtor_bank_changed else "",
+                )
+            )
+
+    def _recurring_sepa_collected_state(self):
+        """Return the core ``MandateState`` the bank last collected, or ``None``."""
+        self.ensure_one()
+        mandate_sudo = self.sudo()
+        if not (mandate_sudo.collected_reference and mandate_sudo.collected_iban):
+            return None
+        return MandateState(
+            mandate_id=mandate_sudo.collected_reference,
+            creditor_id=mandate_sudo.collected_creditor_identifier or "",
+            debtor_iban=mandate_sudo.collected_iban,
+        )
+
+    def _recurring_sepa_amendment(self):
+        """Return the core ``Amendment`` the next collection carries (S-8), or ``None``
+        when the mandate is collected as the bank last saw it (or never was)."""
+        self.ensure_one()
+        previous = self._recurring_sepa_collected_state()
+        if not self.collection_count or previous is None:
+            return None
+        mandate_sudo = self.sudo()
+        current = MandateState(
+            mandate_id=mandate_sudo.name,
+            creditor_id=mandate_sudo.company_id.recurring_sepa_creditor_identifier or "",
+            debtor_iban=mandate_sudo._recurring_sepa_iban(),
+        )
+        try:
+            return amendment_between(previous, current)
+        except SepaError as error:
+            raise UserError(sepa_error_message(self.env, error)) from error
+
+    def _recurring_sepa_register_collection(self, collection_date):
+        """Count a collection presented on ``collection_date`` (a transaction joined a
+        batch): the mandate is now known to the bank as it is, so a pending amendment is
+        done and the 36-month period starts again (S-5, S-6, S-8).
+
+        :param date collection_date: the requested collection date.
+        """
+        for mandate_sudo in self.sudo():
+            last = mandate_sudo.last_collection_date
+            mandate_sudo.write(
+                {
+                    "collection_count": mandate_sudo.collection_count + 1,
+                    "last_collection_date": max(last, collection_date) if last else collection_date,
+                    "collected_reference": mandate_sudo.name,
+                    "collected_creditor_identifier": (
+                        mandate_sudo.company_id.recurring_sepa_creditor_identifier
+                    ),
+                    "collected_iban": mandate_sudo._recurring_sepa_iban(),
+                    "debtor_bank_changed": False,
+                    "expiry_notice_sent": False,
+                }
+            )
+        return True
+
+    def _recurring_sepa_unregister_collection(self):
+        """Uncount a collection rejected before settlement (a rejected FRST does not
+        count: the next collection is a first one again, S-5)."""
+        for mandate_sudo in self.sudo():
+            mandate_sudo.collection_count = max(mandate_sudo.collection_count - 1, 0)
+        return True
+
+    def _recurring_sepa_revoke(self, reason):
+        """Revoke valid mandates without a wizard (the bank-return code calls it, as any
+        user): the payment method is archived and the subscriptions it paid are told they
+        are no longer debited automatically. Mandates no longer valid are left alone.
+
+        :param str reason: why, shown on the mandate and its subscriptions.
+        :return: the mandates revoked.
+        """
+        revoked = self.sudo().filtered(lambda m: m.state == "valid")
+        for mandate_sudo in revoked:
+            mandate_sudo.write({"state": "revoked", "revocation_reason": reason})
+            mandate_sudo.payment_token_id.active = False
+            mandate_sudo.message_post(
+                body=_("Mandate revoked: %(reason)s", reason=reason),
+            )
+            mandate_sudo._recurring_sepa_notify_subscriptions(
+                _(
+                    "The SEPA mandate %(name)s was revoked (%(reason)s): this subscription "
+                    "keeps running but is no longer debited automatically. Ask the customer "
+                    "for a new mandate or another payment method.",
+                    name=mandate_sudo.name,
+                    reason=reason,
+                )
+            )
+        return self.browse(revoked.ids)
+
+    def _recurring_sepa_expire(self):
+        """Mark mandates unused for 36 months as expired and archive their payment
+        method (S-6)."""
+        for mandate_sudo in self.sudo():
+            mandate_sudo.state = "expired"
+            mandate_sudo.payment_token_id.active = False
+            mandate_sudo.message_post(
+                body=_(
+                    "Mandate expired on %(date)s: unused for 36 months, it can no longer be "
+                    "collected.",
+                    date=mandate_sudo.expiry_date,
+                )
+            )
+            mandate_sudo._recurring_sepa_notify_subscriptions(
+                _(
+                    "The SEPA mandate %(name)s expired (unused for 36 months): this "
+                    "subscription is no longer debited automatically. Ask the customer for a "
+                    "new mandate.",
+                    name=mandate_sudo.name,
+                )
+            )
+        return True
+
+    def _recurring_sepa_notify_subscriptions(self, message):
+        """Post ``message`` on the running subscriptions paid through this mandate."""
+        self.ensure_one()
+        if not self.payment_token_id:
+            return
+        subscriptions = (
+            self.env["recurring.subscription"]
+            .sudo()
+            .search(
+                [
+                    ("payment_token_id", "=", self.payment_token_id.id),
+                    ("state", "not in", ("draft", "cancelled", "closed")),
+                ]
+            )
+        )
+        for subscription in subscriptions:
+            subscription.message_post(body=message)
 
     def _recurring_sepa_history(self):
         """Return the core ``MandateHistory`` deciding the next sequence type (S-5)."""
@@ -240,3 +821,86 @@ class RecurringSepaMandate(models.Model):
                     date=self.expiry_date,
                 )
             )
+        if self.mandate_type == "oneoff" and self.collection_count:
+            raise UserError(
+                _(
+                    "The one-off mandate %(name)s was already collected: it cannot be used again.",
+                    name=self.name,
+                )
+            )
+
+    # === CRON METHODS === #
+
+    @api.model
+    def _cron_recurring_sepa_expire_mandates(self, batch_size=SEPA_MANDATE_CRON_BATCH_SIZE):
+        """Warn customers before their mandate lapses, then expire lapsed mandates (S-6).
+
+        A recurrent mandate unused for 36 months lapses on its ``expiry_date``; its
+        customer is told once, ``SEPA_MANDATE_EXPIRY_NOTICE_DAYS`` before (told again
+        only after a new collection).
+
+        :return: the mandates warned and the mandates expired.
+        """
+        can_commit = self.env["recurring.subscription"]._recurring_can_commit()
+        today = fields.Date.context_today(self)
+        template = self.env.ref("recurring_payments.mail_template_sepa_mandate_expiry_notice")
+        base_domain = [("state", "=", "valid"), ("mandate_type", "=", "recurrent")]
+        to_expire = self.search([*base_domain, ("expiry_date", "<=", today)])
+        to_warn = self.search(
+            [
+                *base_domain,
+                ("expiry_notice_sent", "=", False),
+                ("expiry_date", ">", today),
+                ("expiry_date", "<=", today + timedelta(days=SEPA_MANDATE_EXPIRY_NOTICE_DAYS)),
+            ]
+        )
+        total = len(to_expire) + len(to_warn)
+        done = 0
+        warned = self.browse()
+        for start in range(0, len(to_warn), batch_size):
+            for mandate in to_warn[start : start + batch_size]:
+                if mandate.partner_id.email:
+                    send_customer_mail(mandate, template)
+                else:
+                    mandate.message_post(
+                        body=_(
+                            "The mandate lapses on %(date)s but %(customer)s has no email "
+                            "address: tell them by another means.",
+                            date=mandate.expiry_date,
+                            customer=mandate.partner_id.display_name,
+                        )
+                    )
+                mandate.expiry_notice_sent = True
+                warned |= mandate
+            done += len(to_warn[start : start + batch_size])
+            self.env["ir.cron"]._notify_progress(done=done, remaining=total - done)
+            if can_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        for start in range(0, len(to_expire), batch_size):
+            batch = to_expire[start : start + batch_size]
+            batch._recurring_sepa_expire()
+            done += len(batch)
+            self.env["ir.cron"]._notify_progress(done=done, remaining=total - done)
+            if can_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return warned, to_expire
+
+
+class ReportRecurringSepaMandate(models.AbstractModel):
+    """The printable mandate form shows the full IBAN: only accounting groups print it."""
+
+    _name = "report.recurring_payments.report_recurring_sepa_mandate"
+    _description = "SEPA Direct Debit Mandate Form"
+
+    @api.model
+    def _get_report_values(self, docids, data=None):
+        if not self.env.su and not self.env.user.has_groups(SEPA_FULL_ACCESS_GROUPS):
+            raise AccessError(
+                _("Only accounting users may print mandate forms: they show the full IBAN.")
+            )
+        return {
+            "doc_ids": docids,
+            "doc_model": "recurring.sepa.mandate",
+            "docs": self.env["recurring.sepa.mandate"].browse(docids),
+            "data": data,
+        }
