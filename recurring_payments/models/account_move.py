@@ -172,7 +172,10 @@ class AccountMove(models.Model):
     def _recurring_schedule_charge(self):
         """Queue the posted invoices of automatically paid subscriptions for charging.
 
-        They are charged on their due date by the charging cron.
+        Cards are charged on the due date by the charging cron. A SEPA direct debit is
+        queued earlier, by the company's notice period and bank lead time (never before
+        today), so that after the pre-notification it can still be collected on the due
+        date (see ``payment.provider._recurring_charge_date``).
         """
         for move in self.filtered(
             lambda m: (
@@ -182,10 +185,12 @@ class AccountMove(models.Model):
             )
         ):
             due = move.invoice_date_due or move.invoice_date
+            provider = move.recurring_subscription_id.payment_token_id.provider_id
+            charge_on = provider._recurring_charge_date(due, move.company_id) if provider else due
             move.write(
                 {
                     "recurring_charge_state": "to_charge",
-                    "recurring_next_charge_at": datetime.combine(due, time.min),
+                    "recurring_next_charge_at": datetime.combine(charge_on, time.min),
                 }
             )
 

@@ -1,15 +1,45 @@
 # Part of recurring payments for Odoo. License LGPL-3.
-from datetime import timezone
+import dataclasses
+import re
+import time
+from collections import defaultdict
+from datetime import timedelta, timezone
 
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.tools import SQL, format_date
 
 from recurring_payments_core.retry import Decline
+from recurring_payments_core.sepa.calendar import earliest_collection_date, next_business_day
+from recurring_payments_core.sepa.charset import to_sepa_latin
+from recurring_payments_core.sepa.errors import SepaError
+from recurring_payments_core.sepa.pain008 import Debit, Scheme, check_identifier
+from recurring_payments_core.sepa.sequence import Amendment, SequenceType, sequence_type
 from recurring_payments_core.stripe_adapter import StripeAdapterError
 
-from ..const import SEPA_SEQUENCE_TYPES
+from ..const import INVOICING_TIME_BUDGET, SEPA_PROVIDER_CODE, SEPA_SCHEMES, SEPA_SEQUENCE_TYPES
+from ..utils import send_customer_mail, sepa_error_message, to_decimal
+from .recurring_sepa_batch import sepa_postal_address
+from .recurring_sepa_mandate import SEPA_FULL_ACCESS_GROUPS
 
 #: Seconds before the transaction's creation from which its PaymentIntent is looked for.
 STRIPE_LOOKUP_MARGIN = 300
+
+#: Customers pre-notified per committed batch by the SEPA preparation cron.
+SEPA_PREPARE_BATCH_SIZE = 100
+#: Times in a row a batch is claimed again after losing a race with another worker.
+SEPA_MAX_CONCURRENCY_RETRIES = 5
+#: Longest identifier of a pain.008 file (message, payment information, end-to-end).
+SEPA_IDENTIFIER_MAX_LENGTH = 35
+#: Transactions (alias ``t``) queued for the next SEPA collection and not pre-notified yet.
+SEPA_TO_PREPARE_WHERE = SQL(
+    """
+    t.state = 'pending'
+    AND t.recurring_sepa_mandate_id IS NOT NULL
+    AND t.recurring_sepa_prenotified_on IS NULL
+    """
+)
 
 
 class PaymentTransaction(models.Model):
@@ -43,6 +73,64 @@ class PaymentTransaction(models.Model):
         string="End-to-End Id", readonly=True, index="btree_not_null"
     )
     recurring_sepa_return_reason = fields.Char(string="Return Reason Code", readonly=True)
+    # What the bank is sent, captured when the transaction joins a batch: a later change
+    # of the mandate (a new IBAN) does not alter the collection it is in.
+    recurring_sepa_scheme = fields.Selection(selection=SEPA_SCHEMES, string="Scheme", readonly=True)
+    recurring_sepa_debtor_iban = fields.Char(
+        string="Debtor IBAN", readonly=True, groups=SEPA_FULL_ACCESS_GROUPS
+    )
+    recurring_sepa_debtor_bic = fields.Char(string="Debtor BIC", readonly=True)
+    recurring_sepa_amendment = fields.Json(
+        string="Amendment",
+        readonly=True,
+        help="The amendment block of the collection (original mandate data), if any.",
+    )
+
+    def init(self):
+        res = super().init()
+        # The SEPA preparation cron looks for these on every run.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS payment_transaction_recurring_sepa_to_prepare_idx
+                ON payment_transaction (id)
+             WHERE state = 'pending'
+               AND recurring_sepa_mandate_id IS NOT NULL
+               AND recurring_sepa_prenotified_on IS NULL
+            """
+        )
+        return res
+
+    # === CONSTRAINT METHODS === #
+
+    @api.constrains(
+        "recurring_sepa_batch_id",
+        "recurring_sepa_collection_date",
+        "recurring_sepa_sequence_type",
+        "recurring_sepa_scheme",
+    )
+    def _check_recurring_sepa_batch(self):
+        """A batch never mixes collection dates, sequence types, schemes or companies (S-4)."""
+        for transaction in self.filtered("recurring_sepa_batch_id"):
+            batch = transaction.recurring_sepa_batch_id
+            # The scheme is captured when the transaction joins a batch; else its mandate's.
+            scheme = (
+                transaction.recurring_sepa_scheme or transaction.recurring_sepa_mandate_id.scheme
+            )
+            if (
+                transaction.recurring_sepa_collection_date,
+                transaction.recurring_sepa_sequence_type,
+                scheme,
+                transaction.company_id,
+            ) != (batch.collection_date, batch.sequence_type, batch.scheme, batch.company_id):
+                raise ValidationError(
+                    _(
+                        "The direct debit %(reference)s cannot join the batch %(batch)s: a batch "
+                        "holds the collections of one company, one collection date, one "
+                        "sequence type and one scheme.",
+                        reference=transaction.reference,
+                        batch=batch.name,
+                    )
+                )
 
     def _update_state(self, allowed_states, target_state, state_message):
         """Override of `payment` to record the outcome on the payment attempts.
@@ -84,6 +172,11 @@ class PaymentTransaction(models.Model):
         """Return the core ``Decline`` describing why this transaction failed."""
         self.ensure_one()
         message = self.state_message or ""
+        if self.provider_code == SEPA_PROVIDER_CODE:
+            # The bank's reason code; none when the mandate could not be collected at all.
+            return Decline(
+                provider="sepa", code=self.recurring_sepa_return_reason or None, message=message
+            )
         if self.provider_code == "demo":
             code = "cancel" if self.state == "cancel" else "error"
             # ``demo_<category>`` in the message simulates each category with payment_demo.
@@ -128,3 +221,390 @@ class PaymentTransaction(models.Model):
                 )
             return Decline(provider="stripe", message=message)
         return Decline(provider=self.provider_code or "unknown", message=message)
+
+    # === BUSINESS METHODS: SEPA DIRECT DEBIT, QUEUEING === #
+
+    def _send_payment_request(self):
+        """Override of `payment` to queue a SEPA direct debit for the next collection.
+
+        No bank is called: the mandate is checked, the transaction gets its end-to-end
+        identifier and its requested collection date (the invoice's due date, else today)
+        and waits, ``pending``, for the preparation cron to pre-notify the customer and put
+        it in a batch. A mandate that cannot be collected (revoked, lapsed, a one-off
+        already used) puts the transaction in error instead of raising: the attempt then
+        fails as "needs a new payment method" and the customer is asked for a new mandate.
+
+        Note: self.ensure_one()
+        """
+        super()._send_payment_request()
+        if self.provider_code != SEPA_PROVIDER_CODE:
+            return
+        requested = self._recurring_sepa_requested_date()
+        mandate = self.token_id.recurring_sepa_mandate_id
+        error = None
+        if not mandate:
+            error = _(
+                "The payment method %(token)s is not linked to a SEPA mandate.",
+                token=self.token_id.display_name,
+            )
+        elif self.currency_id.name != "EUR":
+            error = _(
+                "SEPA direct debits are in euros only (got %(currency)s).",
+                currency=self.currency_id.name,
+            )
+        else:
+            try:
+                mandate._recurring_sepa_check_collectable(requested)
+            except UserError as user_error:
+                error = user_error.args[0]
+        if error:
+            self._set_error(error)
+            return
+        self.write(
+            {
+                "recurring_sepa_mandate_id": mandate.id,
+                "recurring_sepa_collection_date": requested,
+                "recurring_sepa_end_to_end_id": self._recurring_sepa_end_to_end_id(),
+            }
+        )
+        self._set_pending(
+            state_message=_(
+                "Queued for the SEPA direct debit of %(date)s.",
+                date=format_date(self.env, requested),
+            )
+        )
+
+    def _recurring_sepa_requested_date(self):
+        """Return the day the customer expects to be debited: the due date of the invoice
+        (today for an invoice already due)."""
+        self.ensure_one()
+        today = fields.Date.context_today(self)
+        due_dates = [due for due in self.invoice_ids.mapped("invoice_date_due") if due]
+        return max(min(due_dates), today) if due_dates else today
+
+    def _recurring_sepa_end_to_end_id(self):
+        """Return the end-to-end identifier of the debit: the transaction's reference in the
+        SEPA character set, at most 35 characters, no leading ``/`` nor ``//``; made unique
+        with the transaction's id when needed."""
+        self.ensure_one()
+        candidate = re.sub(r"/{2,}", "/", to_sepa_latin(self.reference or "")).lstrip("/")
+        taken = bool(candidate) and bool(
+            self.sudo().search_count(
+                [("recurring_sepa_end_to_end_id", "=", candidate), ("id", "!=", self.id)],
+                limit=1,
+            )
+        )
+        if not candidate or taken or len(candidate) > SEPA_IDENTIFIER_MAX_LENGTH:
+            suffix = f"-{self.id}"
+            candidate = candidate[: SEPA_IDENTIFIER_MAX_LENGTH - len(suffix)].rstrip(" /")
+            candidate = f"{candidate}{suffix}".lstrip("-/ ") or str(self.id)
+        try:
+            return check_identifier(candidate, "end_to_end_id")
+        except SepaError as error:
+            raise UserError(sepa_error_message(self.env, error)) from error
+
+    # === BUSINESS METHODS: SEPA DIRECT DEBIT, PRE-NOTIFICATION AND BATCHES === #
+
+    @api.model
+    def _cron_recurring_sepa_prepare(
+        self, batch_size=SEPA_PREPARE_BATCH_SIZE, time_budget=INVOICING_TIME_BUDGET
+    ):
+        """Pre-notify the queued SEPA direct debits and put them in collection batches.
+
+        The queued transactions of up to ``batch_size`` customers are claimed with
+        ``FOR NO KEY UPDATE SKIP LOCKED``, so several workers share the work; each
+        customer gets one email listing their debits, and each debit joins the draft batch
+        of its company, collection date, sequence type and scheme. Every batch of
+        customers is committed on its own and reported with ``ir.cron._notify_progress``;
+        after ``time_budget`` seconds the call returns and the scheduler calls again.
+        A transaction pre-notified once is never taken again, so a second run on the same
+        day sends nothing twice.
+
+        :return: the number of transactions handled (pre-notified or failed).
+        """
+        can_commit = self.env["recurring.subscription"]._recurring_can_commit()
+        deadline = time.monotonic() + time_budget
+        today = fields.Date.context_today(self)
+        done = 0
+        retries = 0
+        while True:
+            try:
+                transactions = self._recurring_sepa_claim_to_prepare(batch_size)
+                if not transactions:
+                    break
+                transactions._recurring_sepa_prepare(today)
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                if not can_commit or retries >= SEPA_MAX_CONCURRENCY_RETRIES:
+                    raise
+                retries += 1
+                self.env.cr.rollback()
+                continue
+            retries = 0
+            done += len(transactions)
+            remaining = self._recurring_sepa_count_to_prepare()
+            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+            if can_commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+            if not remaining or time.monotonic() > deadline:
+                break
+        if not done:
+            self.env["ir.cron"]._notify_progress(done=0, remaining=0)
+        return done
+
+    @api.model
+    def _recurring_sepa_claim_to_prepare(self, limit):
+        """Lock and return the queued SEPA transactions of up to ``limit`` customers.
+
+        All the queued debits of a customer are taken together, so that they get one
+        pre-notification. Rows locked by another worker are skipped.
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                WITH customers AS (
+                    SELECT DISTINCT t.company_id, p.commercial_partner_id
+                      FROM payment_transaction t
+                      JOIN res_partner p ON p.id = t.partner_id
+                     WHERE %(where)s
+                     ORDER BY t.company_id, p.commercial_partner_id
+                     LIMIT %(limit)s
+                )
+                SELECT t.id
+                  FROM payment_transaction t
+                  JOIN res_partner p ON p.id = t.partner_id
+                  JOIN customers c
+                    ON c.company_id = t.company_id
+                   AND c.commercial_partner_id = p.commercial_partner_id
+                 WHERE %(where)s
+                 ORDER BY t.id
+                   FOR NO KEY UPDATE OF t SKIP LOCKED
+                """,
+                where=SEPA_TO_PREPARE_WHERE,
+                limit=limit,
+            ),
+            log_exceptions=False,  # a lost race is retried by the caller, not an error
+        )
+        transactions = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+        transactions.invalidate_recordset()
+        return transactions
+
+    @api.model
+    def _recurring_sepa_count_to_prepare(self):
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL("SELECT COUNT(*) FROM payment_transaction t WHERE %s", SEPA_TO_PREPARE_WHERE)
+        )
+        return self.env.cr.fetchone()[0]
+
+    def _recurring_sepa_prepare(self, today):
+        """Fix the collection date and sequence type of each queued transaction, put it in
+        its draft batch and send each customer one pre-notification.
+
+        The debits of one mandate are handled in the order of their requested dates, each
+        one registered on the mandate before the next is decided: a second debit sees the
+        first and is never a second FRST, nor collected on the same day.
+
+        :param date today: the day of the pre-notification.
+        :return: the transactions pre-notified (the others failed).
+        """
+        batches = {}
+        prepared_ids = []
+        for transaction in self.sorted(lambda t: (t.recurring_sepa_collection_date or today, t.id)):
+            if transaction._recurring_sepa_join_batch(today, batches):
+                prepared_ids.append(transaction.id)
+        prepared = self.browse(prepared_ids)
+        prepared._recurring_sepa_send_prenotifications()
+        return prepared
+
+    def _recurring_sepa_join_batch(self, today, batches):
+        """Pre-notify this transaction today and put it in its draft batch.
+
+        The collection date is the requested one, but never before the pre-notification
+        plus the notice period and the bank's lead time (S-7), on a TARGET2 business day,
+        and after the mandate's last collection. A mandate that can no longer be collected
+        puts the transaction in error.
+
+        :param date today: the day of the pre-notification.
+        :param dict batches: the draft batches of this run, by key (filled here).
+        :return: whether the transaction joined a batch.
+        """
+        self.ensure_one()
+        company = self.company_id
+        mandate = self.recurring_sepa_mandate_id
+        if self._recurring_sepa_invoices_settled():
+            self._recurring_sepa_withdraw(
+                _("Withdrawn before collection: the invoice was settled otherwise.")
+            )
+            return False
+        if not mandate.partner_id.email:
+            # The pre-notification is due before any collection (S-7): without an address
+            # to send it to, a person must step in; the debit is not collected.
+            self._set_error(
+                _(
+                    "%(customer)s has no email address: the SEPA pre-notification cannot be "
+                    "sent, so the debit is not collected. Add an address, then charge again.",
+                    customer=mandate.partner_id.display_name,
+                )
+            )
+            return False
+        earliest = earliest_collection_date(
+            today,
+            submitted_on=today,
+            notice_days=company.recurring_sepa_notice_days,
+            lead_days=company.recurring_sepa_lead_days,
+        )
+        collection_date = next_business_day(
+            max(self.recurring_sepa_collection_date or today, earliest)
+        )
+        last = mandate.last_collection_date
+        if last and collection_date <= last:
+            collection_date = next_business_day(last + timedelta(days=1))
+        try:
+            mandate._recurring_sepa_check_collectable(collection_date)
+            sequence = sequence_type(
+                mandate._recurring_sepa_history(),
+                rcur_from_first=company.recurring_sepa_rcur_from_first,
+            )
+            # A debit put back in the queue keeps the amendment the bank has not seen yet.
+            amendment = self.recurring_sepa_amendment or None
+            if not amendment:
+                core_amendment = mandate._recurring_sepa_amendment()
+                amendment = dataclasses.asdict(core_amendment) if core_amendment else None
+        except UserError as error:
+            self._set_error(error.args[0])
+            return False
+        except SepaError as error:
+            self._set_error(sepa_error_message(self.env, error))
+            return False
+        bank_sudo = mandate.sudo().partner_bank_id
+        batch = self.env["recurring.sepa.batch"]._recurring_draft_batch(
+            company, collection_date, sequence.value, mandate.scheme, batches
+        )
+        self.write(
+            {
+                "recurring_sepa_collection_date": collection_date,
+                "recurring_sepa_sequence_type": sequence.value,
+                "recurring_sepa_scheme": mandate.scheme,
+                "recurring_sepa_prenotified_on": today,
+                "recurring_sepa_debtor_iban": bank_sudo.sanitized_acc_number,
+                "recurring_sepa_debtor_bic": bank_sudo.bank_bic or False,
+                "recurring_sepa_amendment": amendment,
+                "recurring_sepa_batch_id": batch.id,
+                "state_message": _(
+                    "Pre-notified on %(today)s; to be collected on %(date)s with the batch "
+                    "%(batch)s.",
+                    today=format_date(self.env, today),
+                    date=format_date(self.env, collection_date),
+                    batch=batch.name,
+                ),
+            }
+        )
+        mandate._recurring_sepa_register_collection(collection_date)
+        return True
+
+    def _recurring_sepa_invoices_settled(self):
+        """Whether every invoice of this debit was paid, reversed or cancelled meanwhile
+        (a transfer, a credit note): collecting it would charge the customer twice."""
+        self.ensure_one()
+        invoices = self.invoice_ids
+        return bool(invoices) and all(
+            invoice.state != "posted" or invoice.payment_state in ("paid", "in_payment", "reversed")
+            for invoice in invoices
+        )
+
+    def _recurring_sepa_withdraw(self, message):
+        """Withdraw debits not yet sent to the bank whose invoices no longer need them.
+
+        The transaction is cancelled without being counted as a failure: its attempt is
+        cancelled, the mandate forgets the collection it had registered, and nothing is
+        retried.
+        """
+        for transaction in self:
+            if transaction.recurring_sepa_batch_id:
+                transaction.recurring_sepa_mandate_id.sudo()._recurring_sepa_unregister_collection()
+        self.write({"recurring_sepa_batch_id": False})
+        # The attempt is closed here, not classified as a declined charge.
+        self.with_context(recurring_sending=True)._set_canceled(state_message=message)
+        attempts = self.recurring_attempt_ids.filtered(lambda a: a.state in ("sending", "pending"))
+        attempts.write({"state": "cancelled", "next_retry_at": False})
+        for invoice in attempts.invoice_id:
+            paid = invoice.state == "posted" and invoice.payment_state in ("paid", "in_payment")
+            invoice.write(
+                {
+                    "recurring_charge_state": "paid" if paid else False,
+                    "recurring_next_charge_at": False,
+                }
+            )
+
+    def _recurring_sepa_send_prenotifications(self):
+        """Send each customer one email listing their debits of ``self`` (amount,
+        collection date, mandate reference, creditor identifier, invoice)."""
+        template = self.env.ref(
+            "recurring_payments.mail_template_sepa_prenotification", raise_if_not_found=False
+        )
+        if not template:
+            return
+        by_customer = defaultdict(list)
+        for transaction in self:
+            customer = transaction.recurring_sepa_mandate_id.partner_id
+            by_customer[transaction.company_id, customer].append(transaction.id)
+        for (company, customer), transaction_ids in by_customer.items():
+            transactions = self.browse(transaction_ids).sorted(
+                lambda t: (t.recurring_sepa_collection_date, t.id)
+            )
+            send_customer_mail(
+                customer,
+                template.with_company(company).with_context(
+                    recurring_sepa_company=company, recurring_sepa_transactions=transactions
+                ),
+            )
+
+    def _recurring_sepa_requeue(self, message):
+        """Put transactions of a batch cancelled before it was sent back in the queue.
+
+        They were never presented to the bank: their collection is uncounted on the
+        mandate, and the next preparation run pre-notifies them again with a new
+        collection date. An amendment they carried is kept for the next batch.
+
+        :param str message: why, shown on the transactions.
+        """
+        for transaction in self:
+            mandate_sudo = transaction.recurring_sepa_mandate_id.sudo()
+            mandate_sudo._recurring_sepa_unregister_collection()
+            if (transaction.recurring_sepa_amendment or {}).get("smnda"):
+                mandate_sudo.debtor_bank_changed = True
+        self.write(
+            {
+                "recurring_sepa_batch_id": False,
+                "recurring_sepa_prenotified_on": False,
+                "recurring_sepa_sequence_type": False,
+                "state_message": message,
+            }
+        )
+
+    def _recurring_sepa_debit(self):
+        """Return the core ``Debit`` of this transaction, as captured in its batch."""
+        self.ensure_one()
+        mandate = self.recurring_sepa_mandate_id
+        debtor = mandate.partner_id
+        if not mandate.signature_date:
+            raise UserError(_("The mandate %(name)s has no signature date.", name=mandate.name))
+        amendment = self.recurring_sepa_amendment
+        return Debit(
+            end_to_end_id=self.recurring_sepa_end_to_end_id or "",
+            amount=to_decimal(self.amount, self.currency_id),
+            mandate_id=mandate.name,
+            mandate_date=mandate.signature_date,
+            sequence_type=SequenceType(self.recurring_sepa_sequence_type),
+            collection_date=self.recurring_sepa_collection_date,
+            debtor_name=debtor.name or "",
+            debtor_iban=self.recurring_sepa_debtor_iban or mandate._recurring_sepa_iban(),
+            debtor_bic=self.recurring_sepa_debtor_bic or mandate.debtor_bic or None,
+            debtor_address=sepa_postal_address(debtor),
+            scheme=Scheme(self.recurring_sepa_scheme or mandate.scheme),
+            debtor_is_company=debtor.is_company,
+            currency=self.currency_id.name,
+            remittance=", ".join(self.invoice_ids.mapped("name")) or self.reference,
+            amendment=Amendment(**amendment) if amendment else None,
+        )

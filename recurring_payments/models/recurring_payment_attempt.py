@@ -9,7 +9,13 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from recurring_payments_core.retry import Attempt, Decline, FailureCategory
 
-from ..const import ATTEMPT_STATES, FAILURE_CATEGORIES, RETRY_ACTIONS, SENDING_REPAIR_MINUTES
+from ..const import (
+    ATTEMPT_STATES,
+    FAILURE_CATEGORIES,
+    RETRY_ACTIONS,
+    SENDING_REPAIR_MINUTES,
+    SEPA_PROVIDER_CODE,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -194,7 +200,19 @@ class RecurringPaymentAttempt(models.Model):
         """
         limit = fields.Datetime.now() - timedelta(minutes=SENDING_REPAIR_MINUTES)
         stale = self.sudo().search(
-            [("state", "in", ("sending", "pending")), ("attempt_date", "<=", limit)]
+            [
+                ("state", "in", ("sending", "pending")),
+                ("attempt_date", "<=", limit),
+                # A queued SEPA direct debit waits for its batch and the bank, not for a
+                # provider's answer: the batch settles it, a bank return fails it.
+                "|",
+                "|",
+                "|",
+                ("state", "=", "sending"),
+                ("transaction_id", "=", False),
+                ("transaction_id.state", "!=", "pending"),
+                ("transaction_id.provider_id.code", "!=", SEPA_PROVIDER_CODE),
+            ]
         )
         for attempt in stale:
             if (
