@@ -8,7 +8,7 @@
     "website": "https://github.com/recurring-payments/recurring-payments",
     "license": "LGPL-3",
     "depends": ["account_payment", "mail"],
-    "external_dependencies": {"python": ["recurring-payments-core"]},
+    "external_dependencies": {"python": ["recurring-payments-core", "schwifty"]},
     "data": [
         "security/recurring_payments_groups.xml",
         "security/ir.model.access.csv",

@@ -37,10 +37,65 @@ Subscription = env["recurring.subscription"]
 recurring = [("recurring_subscription_id", "!=", False)]
 before = set(Move.search(recurring).ids)
 cards = Subscription._recurring_demo_add_payment_tokens()
+sepa = Subscription._recurring_demo_add_sepa_mandates()
 processed = Subscription._cron_generate_invoices()
 env.cr.commit()
 charged = Move._cron_charge_invoices()
 env.cr.commit()
+
+# SEPA: pre-notify the queued debits and batch them, write each batch's pain.008 file and
+# check it (XSD and EPC rules), hand it to the "bank", which credits it...
+import base64, tempfile
+from pathlib import Path
+from recurring_payments_core.sepa.cli import validate_file
+prenotified = env["payment.transaction"]._cron_recurring_sepa_prepare()
+env.cr.commit()
+batches = env["recurring.sepa.batch"].search([("state", "=", "draft")])
+batches.action_generate()
+batch_files = []
+for batch in batches.filtered("file_id"):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / batch.file_id.name
+        path.write_bytes(batch.file_id.raw)
+        problems = validate_file(path)
+    batch_files.append(
+        [batch.name, batch.sequence_type, str(batch.collection_date), batch.transaction_count,
+         batch.amount_total, problems]
+    )
+batches.filtered(lambda b: b.state == "generated").action_mark_sent()
+batches.filtered(lambda b: b.state == "sent").action_settle()
+env.cr.commit()
+# ... then returns one debit for insufficient funds (camt.054, AM04) after settlement.
+returned = batches.transaction_ids.filtered(lambda t: t.state == "done")[:1]
+sepa_return = {}
+if returned:
+    camt = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.054.001.08">'
+        "<BkToCstmrDbtCdtNtfctn><GrpHdr><MsgId>DEMO-RETURN-1</MsgId>"
+        "<CreDtTm>2026-01-01T08:00:00</CreDtTm></GrpHdr><Ntfctn><Id>N-1</Id>"
+        f'<Ntry><Amt Ccy="EUR">{returned.amount:.2f}</Amt><CdtDbtInd>DBIT</CdtDbtInd>'
+        f"<Sts><Cd>BOOK</Cd></Sts><NtryDtls><Btch><MsgId>{returned.recurring_sepa_batch_id.name}"
+        f"</MsgId></Btch><TxDtls><Refs><EndToEndId>{returned.recurring_sepa_end_to_end_id}"
+        f'</EndToEndId></Refs><Amt Ccy="EUR">{returned.amount:.2f}</Amt>'
+        "<CdtDbtInd>DBIT</CdtDbtInd><RtrInf><Rsn><Cd>AM04</Cd></Rsn></RtrInf></TxDtls>"
+        "</NtryDtls></Ntry></Ntfctn></BkToCstmrDbtCdtNtfctn></Document>"
+    )
+    wizard = env["recurring.sepa.return.import"].create(
+        {"file": base64.b64encode(camt.encode()), "file_name": "camt054-demo.xml"}
+    )
+    imported = env["recurring.sepa.return"].browse(wizard.action_import()["res_id"])
+    env.cr.commit()
+    invoice = returned.invoice_ids[:1]
+    attempt = returned.recurring_attempt_ids[:1]
+    sepa_return = {
+        "name": imported.name,
+        "invoice": invoice.name,
+        "payment_state": invoice.payment_state,
+        "charge_state": invoice.recurring_charge_state,
+        "decision": attempt.decision,
+        "next_retry": str(attempt.next_retry_at or "-"),
+    }
 attempts = {
     state: count
     for state, count in env["recurring.payment.attempt"]._read_group([], ["state"], ["__count"])
@@ -55,6 +110,10 @@ invoices = Move.search(recurring, order="id")
 created = invoices.filtered(lambda move: move.id not in before)
 result = {
     "cards": cards,
+    "sepa": sepa,
+    "prenotified": prenotified,
+    "batches": batch_files,
+    "sepa_return": sepa_return,
     "charged": charged,
     "attempts": attempts,
     "decisions": decisions,
@@ -162,6 +221,7 @@ def bill_once(cluster):
     result = json.loads(results[-1])
     print(f"\n=== one billing cycle on {DATABASE}")
     print(f"subscriptions given a payment_demo card: {result['cards']}")
+    print(f"subscriptions given a SEPA mandate: {result['sepa']}")
     print(f"subscriptions processed: {result['processed']}")
     print(f"invoices created: {len(result['created'])}")
     shown = 20
@@ -184,6 +244,20 @@ def bill_once(cluster):
             f"{decision} {count}" for decision, count in sorted(result["decisions"].items())
         )
     )
+    print(f"SEPA debits pre-notified and batched: {result['prenotified']}")
+    for name, sequence, collection, count, total, problems in result["batches"]:
+        verdict = "valid (XSD and EPC rules)" if not problems else "; ".join(problems)
+        print(
+            f"  batch {name}: {sequence} on {collection}, {count} debits, "
+            f"{money(total, 2)} EUR, file {verdict}; sent and settled"
+        )
+    sepa_return = result["sepa_return"]
+    if sepa_return:
+        print(
+            f"bank return {sepa_return['name']} (camt.054, AM04 insufficient funds): invoice "
+            f"{sepa_return['invoice']} open again ({sepa_return['payment_state']}), "
+            f"next step {sepa_return['decision']} on {sepa_return['next_retry']}"
+        )
     print("subscriptions per state:")
     for state, count in sorted(result["subscriptions"].items()):
         print(f"  {state:<12} {count}")

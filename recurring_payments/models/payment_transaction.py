@@ -422,8 +422,8 @@ class PaymentTransaction(models.Model):
 
         The collection date is the requested one, but never before the pre-notification
         plus the notice period and the bank's lead time (S-7), on a TARGET2 business day,
-        and after the mandate's last collection. A mandate that can no longer be collected
-        puts the transaction in error.
+        and after a first collection (FRST) of the mandate still to be presented. A mandate
+        that can no longer be collected puts the transaction in error.
 
         :param date today: the day of the pre-notification.
         :param dict batches: the draft batches of this run, by key (filled here).
@@ -457,9 +457,12 @@ class PaymentTransaction(models.Model):
         collection_date = next_business_day(
             max(self.recurring_sepa_collection_date or today, earliest)
         )
-        last = mandate.last_collection_date
-        if last and collection_date <= last:
-            collection_date = next_business_day(last + timedelta(days=1))
+        first = self._recurring_sepa_pending_first(mandate)
+        if first and collection_date <= first.recurring_sepa_collection_date:
+            # The bank must see the first collection before the recurring ones.
+            collection_date = next_business_day(
+                first.recurring_sepa_collection_date + timedelta(days=1)
+            )
         try:
             mandate._recurring_sepa_check_collectable(collection_date)
             sequence = sequence_type(
@@ -502,6 +505,21 @@ class PaymentTransaction(models.Model):
         )
         mandate._recurring_sepa_register_collection(collection_date)
         return True
+
+    def _recurring_sepa_pending_first(self, mandate):
+        """Return the first collection (FRST) of ``mandate`` batched and not yet settled,
+        if any: the collections that follow it are requested for a later day."""
+        return self.sudo().search(
+            [
+                ("recurring_sepa_mandate_id", "=", mandate.id),
+                ("recurring_sepa_batch_id.state", "in", ("draft", "generated", "sent")),
+                ("recurring_sepa_sequence_type", "=", "FRST"),
+                ("state", "=", "pending"),
+                ("id", "!=", self.id),
+            ],
+            order="recurring_sepa_collection_date desc",
+            limit=1,
+        )
 
     def _recurring_sepa_invoices_settled(self):
         """Whether every invoice of this debit was paid, reversed or cancelled meanwhile

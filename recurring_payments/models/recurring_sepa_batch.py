@@ -7,6 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_amount, split_every
 
 from recurring_payments_core.sepa.errors import SepaError
+from recurring_payments_core.sepa.identifiers import check_iban
 from recurring_payments_core.sepa.pain008 import (
     Creditor,
     MessageHeader,
@@ -383,6 +384,18 @@ class RecurringSepaBatch(models.Model):
                     company=company.name,
                 )
             )
+        try:
+            check_iban(bank_account.acc_number)
+        except SepaError as error:
+            raise UserError(
+                _(
+                    "The account %(account)s of the direct debit bank journal of %(company)s "
+                    "cannot be credited by SEPA direct debits: %(error)s",
+                    account=bank_account.display_name,
+                    company=company.name,
+                    error=sepa_error_message(self.env, error),
+                )
+            ) from error
         return Creditor(
             name=company.name,
             iban=bank_account.acc_number,

@@ -1,5 +1,6 @@
 # Part of recurring payments for Odoo. License LGPL-3.
 from dateutil.relativedelta import relativedelta
+from schwifty import IBAN
 
 from odoo import api, fields, models
 
@@ -31,6 +32,18 @@ DEMO_SUBSCRIPTIONS = [
     ("Transports Faure", "Reims", "FR", "monthly", [("pro", 1)], 6, "active"),
     ("Vignobles André", "Colmar", "FR", "yearly", [("magazine", 1)], 6, "active"),
 ]
+
+#: The creditor identifier and the account credited by the demo's direct debits.
+DEMO_CREDITOR_IDENTIFIER = "FR72ZZZ123456"
+DEMO_CREDITOR_IBAN = "FR7630004000031234567890143"
+#: Bank and account codes of the demo debtors' IBANs, by country.
+DEMO_DEBTOR_ACCOUNTS = {
+    "FR": ("30004", "00031234567"),
+    "DE": ("37040044", "0532013000"),
+    "NL": ("ABNA", "0417164300"),
+    "IT": ("0306909606", "100000063218"),
+    "BE": ("539", "0075470"),
+}
 
 
 class RecurringSubscription(models.Model):
@@ -144,3 +157,86 @@ class RecurringSubscription(models.Model):
             subscription.write({"payment_mode": "token", "payment_token_id": token.id})
             count += 1
         return count
+
+    @api.model
+    def _recurring_demo_add_sepa_mandates(self, limit=4):
+        """Have a few demo customers of the SEPA area pay by direct debit.
+
+        Called by the demo command after the cards are given. The company gets a creditor
+        identifier and a bank account for its collections, the SEPA Direct Debit provider is
+        enabled in test mode, and up to ``limit`` active subscriptions still paid by
+        transfer, of customers in the EEA, are switched to euros and to a signed, valid
+        mandate. Returns the number of subscriptions now paid by SEPA direct debit.
+        """
+        provider = self.env.ref(
+            "recurring_payments.payment_provider_recurring_sepa", raise_if_not_found=False
+        )
+        method = self.env.ref("payment.payment_method_sepa_direct_debit", raise_if_not_found=False)
+        if not provider or not method:
+            return 0
+        company = self.env.company
+        euro = self.env.ref("base.EUR")
+        euro.active = True
+        journal = self.env["account.journal"].search(
+            [("type", "=", "bank"), ("company_id", "=", company.id)], limit=1
+        )
+        if journal.bank_account_id.acc_type != "iban":
+            journal.bank_account_id = self.env["res.partner.bank"].create(
+                {"acc_number": DEMO_CREDITOR_IBAN, "partner_id": company.partner_id.id}
+            )
+        company.write(
+            {
+                "recurring_sepa_creditor_identifier": DEMO_CREDITOR_IDENTIFIER,
+                "recurring_sepa_journal_id": journal.id,
+            }
+        )
+        # Enabling the provider activates its payment method.
+        provider.write({"company_id": company.id, "state": "test"})
+        pricelist = self.env["product.pricelist"].create(
+            {"name": "Euro (SEPA)", "currency_id": euro.id, "company_id": company.id}
+        )
+        subscriptions = self.search(
+            [
+                ("state", "=", "active"),
+                ("payment_mode", "=", "manual"),
+                ("invoice_ids", "=", False),
+                ("partner_id.country_id.code", "in", list(DEMO_DEBTOR_ACCOUNTS)),
+            ],
+            order="date_start desc, id",
+            limit=limit,
+        )
+        for index, subscription in enumerate(subscriptions):
+            partner = subscription.commercial_partner_id
+            bank_code, account_code = DEMO_DEBTOR_ACCOUNTS[partner.country_id.code]
+            account = self.env["res.partner.bank"].create(
+                {
+                    "acc_number": str(
+                        IBAN.generate(
+                            partner.country_id.code,
+                            bank_code=bank_code,
+                            account_code=account_code[: -len(str(index))] + str(index),
+                        )
+                    ),
+                    "partner_id": partner.id,
+                }
+            )
+            mandate = self.env["recurring.sepa.mandate"].create(
+                {
+                    "partner_id": partner.id,
+                    "partner_bank_id": account.id,
+                    "signature_date": subscription.date_start,
+                    "signature_place": partner.city,
+                    "scheme": "CORE",
+                    "mandate_type": "recurrent",
+                    "consent_text": "Signed on paper at the customer's premises.",
+                }
+            )
+            mandate.action_validate()
+            subscription.write(
+                {
+                    "pricelist_id": pricelist.id,
+                    "payment_mode": "token",
+                    "payment_token_id": mandate.payment_token_id.id,
+                }
+            )
+        return len(subscriptions)

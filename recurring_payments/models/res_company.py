@@ -4,7 +4,7 @@ from odoo.exceptions import ValidationError
 
 from recurring_payments_core.sepa.calendar import DEFAULT_LEAD_DAYS, DEFAULT_NOTICE_DAYS
 from recurring_payments_core.sepa.errors import SepaError
-from recurring_payments_core.sepa.identifiers import check_creditor_identifier
+from recurring_payments_core.sepa.identifiers import check_creditor_identifier, check_iban
 
 from ..const import SEPA_PAIN_VERSIONS, SEPA_SCHEMES
 from ..utils import sepa_error_message
@@ -71,6 +71,23 @@ class ResCompany(models.Model):
                 raise ValidationError(sepa_error_message(self.env, error)) from error
             if normalized != company.recurring_sepa_creditor_identifier:
                 company.recurring_sepa_creditor_identifier = normalized
+
+    @api.constrains("recurring_sepa_journal_id")
+    def _check_recurring_sepa_journal_id(self):
+        for company in self.filtered("recurring_sepa_journal_id"):
+            account = company.recurring_sepa_journal_id.bank_account_id.sudo()
+            if not account.acc_number:
+                continue
+            try:
+                check_iban(account.acc_number)
+            except SepaError as error:
+                raise ValidationError(
+                    _(
+                        "The direct debit bank journal must hold an IBAN of the SEPA area: "
+                        "%(error)s",
+                        error=sepa_error_message(self.env, error),
+                    )
+                ) from error
 
     @api.constrains("recurring_sepa_notice_days", "recurring_sepa_lead_days")
     def _check_recurring_sepa_days(self):

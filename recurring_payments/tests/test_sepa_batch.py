@@ -307,19 +307,25 @@ class TestSepaBatch(SepaCommon):
 
     @freeze_time("2025-03-03 08:00:00")
     def test_two_debits_of_a_mandate_in_one_run(self):
-        """The second debit of a mandate in one run sees the first: one FRST, then an RCUR
-        collected later."""
+        """The debits of a mandate in one run see each other: one FRST, then RCURs
+        collected after it, together on the next business day (not one per day)."""
         mandate = self._sepa_mandate(self._debtor())
         first = self._queue(mandate, 30.0)
         second = self._queue(mandate, 12.5)
+        third = self._queue(mandate, 7.5)
         self._prepare()
         self.assertEqual(first.recurring_sepa_sequence_type, "FRST")
         self.assertEqual(second.recurring_sepa_sequence_type, "RCUR")
+        self.assertEqual(third.recurring_sepa_sequence_type, "RCUR")
         self.assertGreater(
             second.recurring_sepa_collection_date, first.recurring_sepa_collection_date
         )
         self.assertTrue(is_target2_business_day(second.recurring_sepa_collection_date))
-        self.assertEqual(mandate.collection_count, 2)
+        self.assertEqual(
+            third.recurring_sepa_collection_date, second.recurring_sepa_collection_date
+        )
+        self.assertEqual(third.recurring_sepa_batch_id, second.recurring_sepa_batch_id)
+        self.assertEqual(mandate.collection_count, 3)
 
     @freeze_time("2025-03-03 08:00:00")
     def test_one_off_mandate_is_collected_once(self):
@@ -607,6 +613,25 @@ class TestSepaBatch(SepaCommon):
         self.assertEqual(attempt.decision, "wait_customer")
         self.assertEqual(mandate.collection_count, 0)
         self.assertEqual(self._prepare(), 0)
+
+    def test_direct_debit_journal_needs_an_iban(self):
+        """The creditor account must be an IBAN: refused in the settings, and a file is
+        not written with an account changed since."""
+        journal = self.sepa_journal.copy({"name": "Other Bank", "code": "OBNK"})
+        journal.bank_account_id = self.env["res.partner.bank"].create(
+            {"acc_number": "BANK123456789", "partner_id": self.company.partner_id.id}
+        )
+        with self.assertRaisesRegex(ValidationError, "must hold an IBAN"):
+            self.company.recurring_sepa_journal_id = journal
+        with freeze_time("2025-03-03 08:00:00"):
+            transaction = self._queue(self._sepa_mandate(self._debtor()))
+            self._prepare()
+        batch = transaction.recurring_sepa_batch_id
+        self.sepa_journal.bank_account_id.sudo().acc_number = "BANK987654321"
+        with self.assertRaisesRegex(UserError, "direct debit bank journal"):
+            batch.action_generate()
+        self.assertEqual(batch.state, "draft")
+        self.assertFalse(batch.file_id)
 
     @freeze_time("2025-03-03 08:00:00")
     def test_invalid_debit_writes_nothing(self):
