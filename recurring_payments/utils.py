@@ -1,9 +1,11 @@
 """Adapters between records of the recurring_payments addon and the plain-Python core."""
 
+import time
 from decimal import Decimal
 
 from markupsafe import Markup
 
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import float_repr
 
 from recurring_payments_core.schedule import (
@@ -16,6 +18,9 @@ from recurring_payments_core.schedule import (
     ScheduleErrorCode,
 )
 from recurring_payments_core.sepa.errors import SepaErrorCode
+
+#: Times in a row a cron batch lost to another worker is started again before giving up.
+MAX_CONCURRENCY_RETRIES = 5
 
 
 def to_decimal(amount, currency):
@@ -226,10 +231,62 @@ def sepa_error_message(env, error):
     return message() if message else str(error)
 
 
+def run_cron_batches(env, claim, process, count_remaining, *, can_commit, time_budget, after=None):
+    """Run a cron's work in committed batches, the way every cron of the addon does.
+
+    Each round claims a batch (``claim()``, which locks its rows with ``FOR NO KEY UPDATE
+    SKIP LOCKED`` and returns an empty recordset when nothing is left), processes it
+    (``process(records)``) and commits; when another worker changed what the batch
+    touched, the round is rolled back and started again, at most
+    :data:`MAX_CONCURRENCY_RETRIES` times in a row. ``after(result)`` (optional) runs on
+    what ``process`` returned once that is committed, outside the retry (the charging
+    cron calls the providers there). Progress goes to ``ir.cron._notify_progress`` with
+    ``count_remaining()``; after ``time_budget`` seconds the call returns and the
+    scheduler calls again while work remains.
+
+    :param bool can_commit: whether to commit (never inside a test's transaction); when
+        ``False`` a concurrency error is raised, not retried.
+    :return: the number of records processed.
+    """
+    deadline = time.monotonic() + time_budget
+    done = 0
+    retries = 0
+    while True:
+        try:
+            records = claim()
+            if not records:
+                break
+            result = process(records)
+        except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+            # Another worker changed what this batch touched: start the batch again in
+            # a new transaction (nothing of it was kept).
+            if not can_commit or retries >= MAX_CONCURRENCY_RETRIES:
+                raise
+            retries += 1
+            env.cr.rollback()
+            continue
+        retries = 0
+        if after is not None:
+            if can_commit:
+                env.cr.commit()  # pylint: disable=invalid-commit
+            after(result)
+        done += len(records)
+        remaining = count_remaining()
+        env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        if can_commit:
+            env.cr.commit()  # pylint: disable=invalid-commit
+        if not remaining or time.monotonic() > deadline:
+            break
+    if not done:
+        env["ir.cron"]._notify_progress(done=0, remaining=0)
+    return done
+
+
 __all__ = [
     "ScheduleError",
     "plan_recurrence",
     "plan_trial",
+    "run_cron_batches",
     "schedule_error_message",
     "sepa_error_message",
     "subscription_terms",

@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from recurring_payments_core.retry import (
     DEFAULT_POLICY,
@@ -21,12 +20,10 @@ from ..const import (
     CHARGING_BATCH_SIZE,
     INVOICING_TIME_BUDGET,
 )
-from ..utils import send_customer_mail
+from ..utils import run_cron_batches, send_customer_mail
 
 _logger = logging.getLogger(__name__)
 
-#: Times in a row a batch is claimed again after losing a race with another worker.
-MAX_CONCURRENCY_RETRIES = 5
 
 #: Charge states whose invoice the charging cron takes when their time has come.
 CHARGEABLE_STATES = ("to_charge", "retry")
@@ -282,42 +279,28 @@ class AccountMove(models.Model):
         sent and its outcome committed on its own. Attempts left ``sending`` by a crash
         are repaired first (C-3).
         """
-        Subscription = self.env["recurring.subscription"]
-        can_commit = Subscription._recurring_can_commit()
-        deadline = datetime.now().timestamp() + time_budget
+        can_commit = self.env["recurring.subscription"]._recurring_can_commit()
         self.env["recurring.payment.attempt"]._recurring_repair_sending(can_commit)
-        done = 0
-        retries = 0
-        while True:
-            try:
-                moves = self._recurring_claim_to_charge(fields.Datetime.now(), batch_size)
-                if not moves:
-                    break
-                attempts = moves._recurring_start_attempts()
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-                if not can_commit or retries >= MAX_CONCURRENCY_RETRIES:
-                    raise
-                retries += 1
-                self.env.cr.rollback()
-                continue
-            retries = 0
-            if can_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            attempts._recurring_send(can_commit)
-            done += len(moves)
-            self.env.flush_all()
-            self.env.cr.execute(
-                "SELECT COUNT(*) FROM account_move WHERE recurring_charge_state IN %s "
-                "AND recurring_next_charge_at <= %s",
-                [CHARGEABLE_STATES, fields.Datetime.now()],
-            )
-            remaining = self.env.cr.fetchone()[0]
-            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-            if can_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            if not remaining or datetime.now().timestamp() > deadline:
-                break
-        return done
+        return run_cron_batches(
+            self.env,
+            claim=lambda: self._recurring_claim_to_charge(fields.Datetime.now(), batch_size),
+            process=lambda moves: moves._recurring_start_attempts(),
+            # The attempts and transactions are committed before any provider is called.
+            after=lambda attempts: attempts._recurring_send(can_commit),
+            count_remaining=self._recurring_count_to_charge,
+            can_commit=can_commit,
+            time_budget=time_budget,
+        )
+
+    @api.model
+    def _recurring_count_to_charge(self):
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT COUNT(*) FROM account_move WHERE recurring_charge_state IN %s "
+            "AND recurring_next_charge_at <= %s",
+            [CHARGEABLE_STATES, fields.Datetime.now()],
+        )
+        return self.env.cr.fetchone()[0]
 
     def _recurring_retry_policy(self):
         """Return the core retry policy: the plan's, else the company's default."""

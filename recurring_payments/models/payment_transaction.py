@@ -1,13 +1,11 @@
 # Part of recurring payments for Odoo. License LGPL-3.
 import dataclasses
 import re
-import time
 from collections import defaultdict
 from datetime import timedelta, timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import SQL, format_date
 
 from recurring_payments_core.retry import Decline
@@ -19,7 +17,7 @@ from recurring_payments_core.sepa.sequence import Amendment, SequenceType, seque
 from recurring_payments_core.stripe_adapter import StripeAdapterError
 
 from ..const import INVOICING_TIME_BUDGET, SEPA_PROVIDER_CODE, SEPA_SCHEMES, SEPA_SEQUENCE_TYPES
-from ..utils import send_customer_mail, sepa_error_message, to_decimal
+from ..utils import run_cron_batches, send_customer_mail, sepa_error_message, to_decimal
 from .recurring_sepa_batch import sepa_postal_address
 from .recurring_sepa_mandate import SEPA_FULL_ACCESS_GROUPS
 
@@ -28,8 +26,6 @@ STRIPE_LOOKUP_MARGIN = 300
 
 #: Customers pre-notified per committed batch by the SEPA preparation cron.
 SEPA_PREPARE_BATCH_SIZE = 100
-#: Times in a row a batch is claimed again after losing a race with another worker.
-SEPA_MAX_CONCURRENCY_RETRIES = 5
 #: Longest identifier of a pain.008 file (message, payment information, end-to-end).
 SEPA_IDENTIFIER_MAX_LENGTH = 35
 #: Transactions (alias ``t``) queued for the next SEPA collection and not pre-notified yet.
@@ -322,34 +318,15 @@ class PaymentTransaction(models.Model):
 
         :return: the number of transactions handled (pre-notified or failed).
         """
-        can_commit = self.env["recurring.subscription"]._recurring_can_commit()
-        deadline = time.monotonic() + time_budget
         today = fields.Date.context_today(self)
-        done = 0
-        retries = 0
-        while True:
-            try:
-                transactions = self._recurring_sepa_claim_to_prepare(batch_size)
-                if not transactions:
-                    break
-                transactions._recurring_sepa_prepare(today)
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-                if not can_commit or retries >= SEPA_MAX_CONCURRENCY_RETRIES:
-                    raise
-                retries += 1
-                self.env.cr.rollback()
-                continue
-            retries = 0
-            done += len(transactions)
-            remaining = self._recurring_sepa_count_to_prepare()
-            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-            if can_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            if not remaining or time.monotonic() > deadline:
-                break
-        if not done:
-            self.env["ir.cron"]._notify_progress(done=0, remaining=0)
-        return done
+        return run_cron_batches(
+            self.env,
+            claim=lambda: self._recurring_sepa_claim_to_prepare(batch_size),
+            process=lambda transactions: transactions._recurring_sepa_prepare(today),
+            count_remaining=self._recurring_sepa_count_to_prepare,
+            can_commit=self.env["recurring.subscription"]._recurring_can_commit(),
+            time_budget=time_budget,
+        )
 
     @api.model
     def _recurring_sepa_claim_to_prepare(self, limit):

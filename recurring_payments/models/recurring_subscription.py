@@ -1,7 +1,6 @@
 # Part of recurring payments for Odoo. License LGPL-3.
 import logging
 import threading
-import time
 from collections import defaultdict
 from datetime import timedelta
 
@@ -28,12 +27,15 @@ from ..const import (
     RUNNING_STATES,
     SUBSCRIPTION_STATES,
 )
-from ..utils import schedule_error_message, send_customer_mail, subscription_terms, to_decimal
+from ..utils import (
+    run_cron_batches,
+    schedule_error_message,
+    send_customer_mail,
+    subscription_terms,
+    to_decimal,
+)
 
 _logger = logging.getLogger(__name__)
-
-#: Times in a row a batch is started again after losing a race with another worker.
-MAX_CONCURRENCY_RETRIES = 5
 
 
 class RecurringSubscription(models.Model):
@@ -860,37 +862,17 @@ class RecurringSubscription(models.Model):
         """
         today = fields.Date.context_today(self)
         can_commit = self._recurring_can_commit()
-        deadline = time.monotonic() + time_budget
         self._recurring_update_states(today)
         if can_commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
-        done = 0
-        retries = 0
-        while True:
-            try:
-                subscriptions = self._recurring_claim_due(today, batch_size)
-                if not subscriptions:
-                    break
-                subscriptions._recurring_invoice_batch(today)
-            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
-                # Another worker changed what this batch touched: start the batch again
-                # in a new transaction (nothing of it was kept).
-                if not can_commit or retries >= MAX_CONCURRENCY_RETRIES:
-                    raise
-                retries += 1
-                self.env.cr.rollback()
-                continue
-            retries = 0
-            done += len(subscriptions)
-            remaining = self._recurring_count_due(today)
-            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
-            if can_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-            if not remaining or time.monotonic() > deadline:
-                break
-        if not done:
-            self.env["ir.cron"]._notify_progress(done=0, remaining=0)
-        return done
+        return run_cron_batches(
+            self.env,
+            claim=lambda: self._recurring_claim_due(today, batch_size),
+            process=lambda subscriptions: subscriptions._recurring_invoice_batch(today),
+            count_remaining=lambda: self._recurring_count_due(today),
+            can_commit=can_commit,
+            time_budget=time_budget,
+        )
 
     @api.model
     def _recurring_update_states(self, today):
