@@ -35,7 +35,6 @@ on) and runs there.
 
 import argparse
 import datetime
-import re
 import sys
 import time
 from pathlib import Path
@@ -60,6 +59,7 @@ from bench_invoicing import (  # noqa: E402 pylint: disable=wrong-import-positio
     run_with_cluster,
     short,
     where,
+    write_section,
 )
 
 MARK_START = "<!-- bench_charging:start -->"
@@ -441,22 +441,6 @@ def table(results):
     return "\n".join(rows)
 
 
-def write_section(path, text):
-    path = Path(path)
-    block = f"{MARK_START}\n{text.rstrip()}\n{MARK_END}"
-    content = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if MARK_START in content and MARK_END in content:
-        content = re.sub(
-            re.escape(MARK_START) + r".*?" + re.escape(MARK_END),
-            lambda _match: block,
-            content,
-            flags=re.S,
-        )
-    else:
-        content = content.rstrip() + "\n\n" + block + "\n"
-    path.write_text(content, encoding="utf-8")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True, help="Odoo configuration file")
@@ -566,7 +550,7 @@ def run(args, config, own_cluster):
     text = "\n".join(lines)
     print("\n" + text)
     if args.write:
-        write_section(args.write, text)
+        write_section(args.write, text, MARK_START, MARK_END)
         log(f"wrote {args.write}")
 
 

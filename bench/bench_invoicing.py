@@ -661,22 +661,23 @@ def table(results, floor_key="floor"):
     return "\n".join(rows)
 
 
-def write_section(path, text):
+def write_section(path, text, start=MARK_START, end=MARK_END, intro=None):
+    """Rewrite the block between the markers ``start`` and ``end`` of the Markdown file
+    ``path`` with ``text``; a file without them gets ``intro`` (if any) and the block at
+    its end. Every benchmark writes its own block this way."""
     path = Path(path)
-    block = f"{MARK_START}\n{text.rstrip()}\n{MARK_END}"
-    if path.exists():
-        content = path.read_text(encoding="utf-8")
-        if MARK_START in content and MARK_END in content:
-            content = re.sub(
-                re.escape(MARK_START) + r".*?" + re.escape(MARK_END),
-                lambda _match: block,
-                content,
-                flags=re.S,
-            )
-        else:
-            content = content.rstrip() + "\n\n" + block + "\n"
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    content = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if start in content and end in content:
+        content = re.sub(
+            re.escape(start) + r".*?" + re.escape(end),
+            lambda _match: block,
+            content,
+            flags=re.S,
+        )
     else:
-        content = "# Benchmarks\n\n" + block + "\n"
+        head = f"{intro}\n\n" if intro else ""
+        content = content.rstrip() + "\n\n" + head + block + "\n"
     path.write_text(content, encoding="utf-8")
 
 

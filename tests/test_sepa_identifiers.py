@@ -123,6 +123,11 @@ def test_mandate_reference_unique_case_insensitive():
         ("MC5811222000010123456789030", "MC", True),
         ("SM86U0322509800000000270100", "SM", True),
         ("NO9386011117947", "NO", False),
+        # French outermost regions and Åland are in the EU with codes of their own.
+        ("RE6130004000000003123456700", "RE", False),
+        ("AX5912345600000780", "AX", False),
+        # Saint-Pierre-et-Miquelon is in SEPA, not in the EU.
+        ("PM5530004000000003123456700", "PM", True),
     ],
 )
 def test_iban_any_sepa_country(iban, country, needs_address):

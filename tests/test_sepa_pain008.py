@@ -356,3 +356,137 @@ def test_streaming_bounded_memory():
     """P-3: peak memory does not grow with the number of transactions (streamed)."""
     small, large = _peak(200), _peak(4000)
     assert large < small * 2 + 512 * 1024
+
+
+class _Tracked:
+    """Re-iterable debits that remember the one read last, as the addon's do."""
+
+    def __init__(self, debits):
+        self.debits = debits
+        self.current = None
+        self.passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        for item in self.debits:
+            self.current = item
+            yield item
+
+
+@pytest.mark.parametrize("order", ["grouped", "interleaved"])
+def test_first_invalid_debit_reported(order):
+    """S-3: the error is the first invalid debit's (in the order given), even when the
+    writer finds a later one first; the debits read last is that one; nothing is
+    returned as written."""
+    later = add_business_days(DAY, 1)
+    debits = [
+        debit(1),
+        debit(2, collection_date=later, debtor_iban="DE89370400440532013001"),  # invalid
+        debit(3),
+        debit(4, collection_date=later),
+        debit(5, debtor_name="日本"),  # invalid, in the first group
+    ]
+    if order == "grouped":
+        debits = [debits[0], debits[2], debits[4], debits[1], debits[3]]
+    tracked = _Tracked(debits)
+    with pytest.raises(SepaError) as caught:
+        write_pain008(io.BytesIO(), HEADER, CREDITOR, tracked)
+    expected = debits[2] if order == "grouped" else debits[1]
+    assert caught.value.code is (
+        SepaErrorCode.TEXT_EMPTY if order == "grouped" else SepaErrorCode.IBAN_INVALID
+    )
+    assert tracked.current is expected
+
+
+def test_invalid_debit_after_written_ones():
+    """S-3: a debit that fails a check of the second pass still raises its error, after
+    the transactions before it were written; the caller discards that partial file."""
+    debits = [debit(number) for number in range(1, 1500)] + [debit(1500, mandate_id="A//B")]
+    stream = io.BytesIO()
+    with pytest.raises(SepaError) as caught:
+        write_pain008(stream, HEADER, CREDITOR, debits)
+    assert caught.value.code is SepaErrorCode.MANDATE_REFERENCE_SLASH
+
+
+class _Passes:
+    """Debits given by a function of the pass number (1, then 2, then 3…)."""
+
+    def __init__(self, make):
+        self.make = make
+        self.passes = 0
+
+    def __iter__(self):
+        self.passes += 1  # when the first debit is asked for
+        yield from self.make(self.passes)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        # an amount changed
+        lambda n: [debit(1), debit(2, amount=Decimal("10.00" if n == 1 else "11.00"))],
+        # a group vanished (the last one, then the first one)
+        lambda n: [debit(1)] + ([debit(2, sequence_type=SequenceType.FIRST)] if n == 1 else []),
+        lambda n: ([debit(1)] if n == 1 else []) + [debit(2, sequence_type=SequenceType.FIRST)],
+        # a new group at the end
+        lambda n: [debit(1)] + ([debit(2, sequence_type=SequenceType.FIRST)] if n > 1 else []),
+        # groups contiguous in the first pass, interleaved in the second
+        lambda n: (
+            [debit(1), debit(3), debit(2, sequence_type=SequenceType.FIRST)]
+            if n == 1
+            else [debit(1), debit(2, sequence_type=SequenceType.FIRST), debit(3)]
+        ),
+        # interleaved in the first pass, one debit fewer in the second
+        lambda n: [debit(1), debit(2, sequence_type=SequenceType.FIRST), debit(3)][: 4 - n],
+    ],
+)
+def test_debits_changed_detected(make):
+    """S-3: any change of the counts or sums per block between the two passes is
+    refused."""
+    with pytest.raises(SepaError) as caught:
+        write_pain008(io.BytesIO(), HEADER, CREDITOR, _Passes(make))
+    assert caught.value.code is SepaErrorCode.DEBITS_CHANGED
+
+
+class _Recorder(io.RawIOBase):
+    """A binary stream that keeps only the size of each write."""
+
+    def __init__(self):
+        self.sizes = []
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.sizes.append(len(data))
+        return len(data)
+
+
+def test_written_incrementally():
+    """P-3: the file goes to the stream as it is made, in chunks of bounded size, not
+    at the end."""
+    small, large = _Recorder(), _Recorder()
+    write_pain008(small, HEADER, CREDITOR, _Generated(100))
+    write_pain008(large, HEADER, CREDITOR, _Generated(5000))
+    assert len(large.sizes) > 5 * len(small.sizes)
+    assert max(large.sizes) < 2 * max(max(small.sizes), 300 * 1024)
+    assert sum(large.sizes) > 40 * sum(small.sizes)
+
+
+@pytest.mark.parametrize("version", list(Pain008Version))
+def test_markup_in_texts_written_as_text(version):
+    """S-9: texts holding XML's special characters give a well-formed file holding
+    them transliterated (``&`` as ``+``; ``<``, ``>`` and quotes replaced)."""
+    _summary, document = write(
+        [
+            debit(
+                1,
+                debtor_name='<Dbtr>Tom & "Jerry"</Dbtr>',
+                remittance="a<b>c & d ]]> <!-- e -->",
+                debtor_address=PostalAddress("FR", "<Paris>", "Rue & <Co>", "1<", "75<"),
+            )
+        ],
+        version,
+    )
+    assert text(document, "//p:Dbtr/p:Nm", version) == ["Dbtr Tom + 'Jerry' /Dbtr"]
+    assert text(document, "//p:RmtInf/p:Ustrd", version) == ["a b c + d )) .-- e --"]

@@ -85,11 +85,16 @@ _SPECIAL = {
 }
 
 _SPACES = re.compile(" {2,}")
+#: A whole text of the Latin set (``fullmatch``; ``$`` would let a trailing newline pass).
+_LATIN_TEXT = re.compile("[" + "".join(re.escape(char) for char in sorted(SEPA_LATIN)) + "]*")
+#: Code points in :data:`_TABLE` at most: texts of every Unicode character must not
+#: make it grow to a million entries (beyond, texts with others are done char by char).
+_TABLE_MAX_SIZE = 8192
 
 
 def is_sepa_latin(text: str) -> bool:
     """Whether every character of ``text`` is in :data:`SEPA_LATIN`."""
-    return all(char in SEPA_LATIN for char in text)
+    return _LATIN_TEXT.fullmatch(text) is not None
 
 
 def _transliterate_char(char: str) -> str:
@@ -108,6 +113,26 @@ def _transliterate_char(char: str) -> str:
     return " "
 
 
+#: ``str.translate`` table: code point → :func:`_transliterate_char` of it. Each
+#: character is transliterated on its own, so translating gives exactly what a loop over
+#: the characters would. Filled for ASCII, Latin-1 and Latin Extended-A/B at import,
+#: then with the characters met (a plain dict: ``translate`` is faster with one).
+_TABLE: dict[int, str] = {code: _transliterate_char(chr(code)) for code in range(0x250)}
+
+
+def _transliterate(text: str) -> str:
+    result = text.translate(_TABLE)
+    # Every value of the table is ASCII, and every ASCII character has one: a character
+    # left as it was is one not in the table yet (and isascii() needs no scan).
+    if not result.isascii():
+        missing = {ord(char) for char in text}.difference(_TABLE)
+        if len(_TABLE) + len(missing) > _TABLE_MAX_SIZE:
+            return "".join(map(_transliterate_char, text))
+        _TABLE.update((code, _transliterate_char(chr(code))) for code in missing)
+        result = text.translate(_TABLE)
+    return result
+
+
 def to_sepa_latin(text: str, max_length: int | None = None) -> str:
     """Return ``text`` transliterated to the SEPA Latin set (see the module's choices).
 
@@ -117,8 +142,11 @@ def to_sepa_latin(text: str, max_length: int | None = None) -> str:
     :return: a text of :data:`SEPA_LATIN` characters, without leading, trailing or
         double spaces; empty when nothing of ``text`` could be kept.
     """
-    result = "".join(_transliterate_char(char) for char in text)
-    result = _SPACES.sub(" ", result).strip()
+    if not text.isascii() or _LATIN_TEXT.fullmatch(text) is None:
+        text = _transliterate(text)
+    if "  " in text:
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
     if max_length is not None:
-        result = result[: max(max_length, 0)].rstrip()
-    return result
+        text = text[: max(max_length, 0)].rstrip()
+    return text

@@ -7,17 +7,33 @@ addresses with at least town and country) and :class:`Pain008Version.V02`
 
 Debits are grouped into payment-information blocks by (collection date, sequence type,
 scheme) in the order each group first appears (S-4). The group header carries the
-totals, so the writer reads the debits twice: once to check them and count, once to
-write. ``debits`` must therefore be re-iterable (a list, or an object whose
-``__iter__`` runs the query again); when it is sorted by :func:`group_key` the second
-pass is a single sweep, else the writer sweeps once per group. Memory stays bounded by
-the number of groups, not of debits: elements are written with
-:func:`lxml.etree.xmlfile` as they come.
+totals, so the writer reads the debits twice: the first pass checks each debit's group
+and amount and counts and sums per group; the second checks everything else and writes.
+``debits`` must therefore be re-iterable (a list, or an object whose ``__iter__`` runs
+the query again); when it is sorted by :func:`group_key` the second pass is a single
+sweep, else the writer sweeps once per group. The second pass must find the first one's
+counts and sums, else ``DEBITS_CHANGED``. Memory stays bounded by the number of groups,
+not of debits: each transaction is formatted as one string and the file goes to the
+stream a chunk of at most ``_CHUNK`` transactions at a time.
 
 Every text is transliterated to the SEPA Latin set and cut to the EPC's lengths;
 identifiers (message id, end-to-end id, mandate reference) are checked, never altered.
-When a :class:`SepaError` is raised the stream holds a partial file: write to a
-temporary file and keep it only on success.
+Nothing needs escaping, and nothing is: every value written is free of XML's special
+characters by its check (texts and identifiers are of the Latin set, without
+``& < > "``; IBANs, BICs, creditor identifiers and country codes are ASCII letters and
+digits; amounts, dates and times are formatted here, dates with ``date.isoformat``,
+which takes nothing but a date). Debtors' IBANs are checked with
+:func:`~.identifiers.check_iban_structure` (schwifty's registry: country, length, BBAN
+format, check digits) rather than with the slower :func:`~.identifiers.check_iban`,
+which accepts the same IBANs and is the check of an account when it is entered.
+
+A :class:`SepaError` about a debit is the error that checking every debit in order
+before writing would raise: the first invalid debit's, from its first failing check.
+As the second pass checks while it writes, it may come after part of the file was
+written (the debits are then read once more, from the start, to find the first invalid
+one, which is thus the one an iterable of debits gave last). So when a
+:class:`SepaError` is raised the stream may hold a partial file: write to a temporary
+file and keep it only on success.
 """
 
 from __future__ import annotations
@@ -28,13 +44,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from typing import IO, Any
+from itertools import groupby
+from operator import itemgetter
+from typing import IO, Any, NoReturn
 
-from lxml import etree
-
-from .charset import SEPA_LATIN, to_sepa_latin
+from .charset import is_sepa_latin, to_sepa_latin
 from .errors import SepaError, SepaErrorCode
-from .identifiers import check_bic, check_creditor_identifier, check_iban, check_mandate_reference
+from .identifiers import (
+    EEA_COUNTRIES,
+    check_bic,
+    check_creditor_identifier,
+    check_iban,
+    check_iban_structure,
+    check_mandate_reference,
+    iban_bic,
+)
 from .sequence import Amendment, SequenceType
 
 __all__ = [
@@ -56,6 +80,7 @@ REMITTANCE_MAX_LENGTH = 140
 MAX_AMOUNT = Decimal("999999999.99")
 _CENT = Decimal("0.01")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_CHUNK = 512  # transactions per write to the stream (about 270 kB)
 
 
 class Pain008Version(str, Enum):
@@ -184,7 +209,7 @@ def check_identifier(value: str, field: str) -> str:
         not value
         or not value.strip()
         or len(value) > 35
-        or any(char not in SEPA_LATIN for char in value)
+        or not is_sepa_latin(value)
         or value.startswith("/")
         or "//" in value
     ):
@@ -200,19 +225,24 @@ def _text(value: str, field: str, max_length: int) -> str:
 
 
 def _amount(value: Any) -> Decimal:
-    try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError, ValueError):
-        raise SepaError(SepaErrorCode.AMOUNT_PRECISION, amount=value) from None
+    """The amount with exactly two decimals (``str()`` of it is its text in the file)."""
+    if type(value) is Decimal:
+        amount = value
+    else:
+        try:
+            amount = Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise SepaError(SepaErrorCode.AMOUNT_PRECISION, amount=value) from None
     if not amount.is_finite():
         raise SepaError(SepaErrorCode.AMOUNT_PRECISION, amount=value)
     if amount <= 0:
         raise SepaError(SepaErrorCode.AMOUNT_NOT_POSITIVE, amount=value)
     if amount > MAX_AMOUNT:
         raise SepaError(SepaErrorCode.AMOUNT_TOO_LARGE, amount=value)
-    if amount != amount.quantize(_CENT, rounding="ROUND_DOWN"):
+    cents = amount.quantize(_CENT)
+    if cents != amount:  # more than two decimals (whatever the rounding)
         raise SepaError(SepaErrorCode.AMOUNT_PRECISION, amount=value)
-    return amount.quantize(_CENT)
+    return cents
 
 
 @dataclass(frozen=True)
@@ -261,209 +291,203 @@ def _prepare_creditor(creditor: Creditor) -> _Creditor:
     )
 
 
-@dataclass(frozen=True)
-class _Amendment:
-    mandate_id: str | None
-    creditor_id: str | None
-    creditor_name: str | None
-    debtor_iban: str | None
-    smnda: bool
-
-
-@dataclass(frozen=True)
-class _Debit:
-    key: GroupKey
-    end_to_end_id: str
-    amount: Decimal
-    mandate_id: str
-    mandate_date: date
-    debtor_name: str
-    debtor_iban: str
-    debtor_bic: str | None
-    debtor_address: _Address | None
-    remittance: str | None
-    amendment: _Amendment | None
-
-
-def _prepare_amendment(amendment: Amendment | None) -> _Amendment | None:
-    if amendment is None:
-        return None
-    return _Amendment(
-        mandate_id=(
-            check_mandate_reference(amendment.original_mandate_id)
-            if amendment.original_mandate_id
-            else None
-        ),
-        creditor_id=(
-            check_creditor_identifier(amendment.original_creditor_id)
-            if amendment.original_creditor_id
-            else None
-        ),
-        creditor_name=(
-            to_sepa_latin(amendment.original_creditor_name, NAME_MAX_LENGTH) or None
-            if amendment.original_creditor_name
-            else None
-        ),
-        debtor_iban=(
-            check_iban(amendment.original_debtor_iban).iban
-            if amendment.original_debtor_iban
-            else None
-        ),
-        smnda=bool(amendment.smnda),
-    )
-
-
-def _prepare_debit(debit: Debit) -> _Debit:
-    if debit.currency != "EUR":
-        raise SepaError(SepaErrorCode.CURRENCY_NOT_EUR, currency=debit.currency)
-    key = group_key(debit)
-    if key[2] is Scheme.B2B and not debit.debtor_is_company:
-        raise SepaError(SepaErrorCode.B2B_DEBTOR_NOT_COMPANY, end_to_end_id=debit.end_to_end_id)
-    iban = check_iban(debit.debtor_iban)
-    address = _address(debit.debtor_address, "debtor_address")
-    bic = check_bic(debit.debtor_bic) if debit.debtor_bic else None
-    if iban.needs_debtor_address:
-        if address is None:
-            raise SepaError(
-                SepaErrorCode.DEBTOR_ADDRESS_REQUIRED, end_to_end_id=debit.end_to_end_id
-            )
-        bic = bic or iban.bic
-        if bic is None:
-            raise SepaError(SepaErrorCode.BIC_INVALID, end_to_end_id=debit.end_to_end_id, bic=None)
-    return _Debit(
-        key=key,
-        end_to_end_id=check_identifier(debit.end_to_end_id, "end_to_end_id"),
-        amount=_amount(debit.amount),
-        mandate_id=check_mandate_reference(debit.mandate_id),
-        mandate_date=debit.mandate_date,
-        debtor_name=_text(debit.debtor_name, "debtor_name", NAME_MAX_LENGTH),
-        debtor_iban=iban.iban,
-        debtor_bic=bic,
-        debtor_address=address,
-        remittance=(
-            to_sepa_latin(debit.remittance, REMITTANCE_MAX_LENGTH) or None
-            if debit.remittance
-            else None
-        ),
-        amendment=_prepare_amendment(debit.amendment),
-    )
-
-
 # === WRITERS === #
 
 
+def _leaf(tag: str, text: str) -> str:
+    return f"<{tag}>{text}</{tag}>"
+
+
+def _path(names: str, text: str) -> str:
+    """``A/B/C`` → ``<A><B><C>text</C></B></A>``."""
+    tags = names.split("/")
+    return (
+        "".join(f"<{tag}>" for tag in tags) + text + "".join(f"</{tag}>" for tag in reversed(tags))
+    )
+
+
 class _Writer:
-    """Shared blocks of every version; subclasses name the version's differences."""
+    """Shared blocks of every version, each returning its XML; subclasses name the
+    version's differences. :meth:`transaction` checks a debit and formats it."""
 
     version: Pain008Version
     bic_tag: str
 
-    def __init__(self, xf: Any) -> None:
-        self.xf = xf
-        self.ns = "{" + self.version.namespace + "}"
+    def __init__(self, creditor: _Creditor) -> None:
+        self.creditor = creditor
+        # What every transaction repeats, made once from the blocks below; a %s for
+        # each value, in this order: end-to-end id, amount, mandate id, date of
+        # signature, amendment, debtor agent, debtor name, postal address, IBAN,
+        # remittance (the last four as blocks, or empty).
+        self.transaction_format = _leaf(
+            "DrctDbtTxInf",
+            _path("PmtId/EndToEndId", "%s")
+            + '<InstdAmt Ccy="EUR">%s</InstdAmt>'
+            + _path(
+                "DrctDbtTx/MndtRltdInf", _leaf("MndtId", "%s") + _leaf("DtOfSgntr", "%s") + "%s"
+            )
+            + "%s"
+            + self.party("Dbtr", "%s", "%s")
+            + self.account("DbtrAcct", "%s")
+            + "%s",
+        )
+        self.remittance_format = _path("RmtInf/Ustrd", "%s")
+        self.no_debtor_agent = self.agent("DbtrAgt", None)
+        # (date, sequence type, scheme) as given → group_key(): a few entries, one per
+        # group and spelling (a str or the enum); group_key() is 10 times slower.
+        self.keys: dict[tuple[Any, Any, Any], GroupKey] = {}
 
-    def node(self, name: str, attrib: dict[str, str] | None = None) -> Any:
-        return self.xf.element(self.ns + name, attrib or {})
+    def group_key(self, debit: Debit) -> GroupKey:
+        raw = (debit.collection_date, debit.sequence_type, debit.scheme)
+        try:
+            key = self.keys.get(raw)
+        except TypeError:  # unhashable: group_key() says what is wrong
+            return group_key(debit)
+        if key is None:
+            key = self.keys[raw] = group_key(debit)
+        return key
 
-    def leaf(self, name: str, text: str, attrib: dict[str, str] | None = None) -> None:
-        with self.node(name, attrib):
-            self.xf.write(text)
+    # --- blocks --- #
 
-    def path(self, names: str, text: str) -> None:
-        """Write ``A/B/C`` → ``<A><B><C>text</C></B></A>``."""
-        first, _, rest = names.partition("/")
-        if not rest:
-            self.leaf(first, text)
-            return
-        with self.node(first):
-            self.path(rest, text)
-
-    def address(self, address: _Address) -> None:
+    def address(self, address: _Address) -> str:
         raise NotImplementedError
 
-    def party(self, tag: str, name: str, address: _Address | None) -> None:
-        with self.node(tag):
-            self.leaf("Nm", name)
-            if address is not None:
-                with self.node("PstlAdr"):
-                    self.address(address)
+    def postal_address(self, address: _Address | None) -> str:
+        return "" if address is None else _leaf("PstlAdr", self.address(address))
 
-    def agent(self, tag: str, bic: str | None) -> None:
-        with self.node(tag), self.node("FinInstnId"):
-            if bic:
-                self.leaf(self.bic_tag, bic)
-            else:
-                self.path("Othr/Id", "NOTPROVIDED")
+    @staticmethod
+    def party(tag: str, name: str, postal_address: str = "") -> str:
+        return _leaf(tag, _leaf("Nm", name) + postal_address)
 
-    def account(self, tag: str, iban: str) -> None:
-        self.path(f"{tag}/Id/IBAN", iban)
+    def agent(self, tag: str, bic: str | None) -> str:
+        institution = _leaf(self.bic_tag, bic) if bic else _path("Othr/Id", "NOTPROVIDED")
+        return _path(f"{tag}/FinInstnId", institution)
 
-    def scheme_id(self, tag: str, creditor_id: str, name: str | None = None) -> None:
-        with self.node(tag):
-            if name:
-                self.leaf("Nm", name)
-            with self.node("Id"), self.node("PrvtId"), self.node("Othr"):
-                self.leaf("Id", creditor_id)
-                self.path("SchmeNm/Prtry", "SEPA")
+    @staticmethod
+    def account(tag: str, iban: str) -> str:
+        return _path(f"{tag}/Id/IBAN", iban)
 
-    def group_header(
-        self, header: MessageHeader, creditor: _Creditor, count: int, total: Decimal
-    ) -> None:
-        with self.node("GrpHdr"):
-            self.leaf("MsgId", header.message_id)
-            self.leaf("CreDtTm", header.created_at.replace(microsecond=0).isoformat())
-            self.leaf("NbOfTxs", str(count))
-            self.leaf("CtrlSum", f"{total:.2f}")
-            self.party("InitgPty", creditor.name, None)
+    @staticmethod
+    def scheme_id(creditor_id: str) -> str:
+        """The ``Id`` of a creditor scheme identification."""
+        return _path("Id/PrvtId/Othr", _leaf("Id", creditor_id) + _path("SchmeNm/Prtry", "SEPA"))
 
-    def payment_info_header(self, batch: BatchSummary, creditor: _Creditor) -> None:
-        self.leaf("PmtInfId", batch.payment_info_id)
-        self.leaf("PmtMtd", "DD")
-        self.leaf("NbOfTxs", str(batch.number_of_transactions))
-        self.leaf("CtrlSum", f"{batch.control_sum:.2f}")
-        with self.node("PmtTpInf"):
-            self.path("SvcLvl/Cd", "SEPA")
-            self.path("LclInstrm/Cd", batch.scheme.value)
-            self.leaf("SeqTp", batch.sequence_type.value)
-        self.leaf("ReqdColltnDt", batch.collection_date.isoformat())
-        self.party("Cdtr", creditor.name, creditor.address)
-        self.account("CdtrAcct", creditor.iban)
-        self.agent("CdtrAgt", creditor.bic)
-        self.leaf("ChrgBr", "SLEV")
-        self.scheme_id("CdtrSchmeId", creditor.creditor_id)
+    def group_header(self, header: MessageHeader, count: int, total: Decimal) -> str:
+        return _leaf(
+            "GrpHdr",
+            _leaf("MsgId", header.message_id)
+            + _leaf("CreDtTm", datetime.isoformat(header.created_at.replace(microsecond=0)))
+            + _leaf("NbOfTxs", str(count))
+            + _leaf("CtrlSum", f"{total:.2f}")
+            + self.party("InitgPty", self.creditor.name),
+        )
 
-    def amendment(self, amendment: _Amendment) -> None:
-        with self.node("AmdmntInfDtls"):
-            if amendment.mandate_id:
-                self.leaf("OrgnlMndtId", amendment.mandate_id)
-            if amendment.creditor_id or amendment.creditor_name:
-                with self.node("OrgnlCdtrSchmeId"):
-                    if amendment.creditor_name:
-                        self.leaf("Nm", amendment.creditor_name)
-                    if amendment.creditor_id:
-                        with self.node("Id"), self.node("PrvtId"), self.node("Othr"):
-                            self.leaf("Id", amendment.creditor_id)
-                            self.path("SchmeNm/Prtry", "SEPA")
-            if amendment.debtor_iban:
-                self.account("OrgnlDbtrAcct", amendment.debtor_iban)
-            if amendment.smnda:
-                self.path("OrgnlDbtrAgt/FinInstnId/Othr/Id", "SMNDA")
+    def payment_info_header(self, batch: BatchSummary) -> str:
+        creditor = self.creditor
+        return (
+            _leaf("PmtInfId", batch.payment_info_id)
+            + _leaf("PmtMtd", "DD")
+            + _leaf("NbOfTxs", str(batch.number_of_transactions))
+            + _leaf("CtrlSum", f"{batch.control_sum:.2f}")
+            + _leaf(
+                "PmtTpInf",
+                _path("SvcLvl/Cd", "SEPA")
+                + _path("LclInstrm/Cd", batch.scheme.value)
+                + _leaf("SeqTp", batch.sequence_type.value),
+            )
+            + _leaf("ReqdColltnDt", date.isoformat(batch.collection_date))
+            + self.party("Cdtr", creditor.name, self.postal_address(creditor.address))
+            + self.account("CdtrAcct", creditor.iban)
+            + self.agent("CdtrAgt", creditor.bic)
+            + _leaf("ChrgBr", "SLEV")
+            + _leaf("CdtrSchmeId", self.scheme_id(creditor.creditor_id))
+        )
 
-    def transaction(self, debit: _Debit) -> None:
-        with self.node("DrctDbtTxInf"):
-            self.path("PmtId/EndToEndId", debit.end_to_end_id)
-            self.leaf("InstdAmt", f"{debit.amount:.2f}", {"Ccy": "EUR"})
-            with self.node("DrctDbtTx"), self.node("MndtRltdInf"):
-                self.leaf("MndtId", debit.mandate_id)
-                self.leaf("DtOfSgntr", debit.mandate_date.isoformat())
-                if debit.amendment is not None:
-                    self.leaf("AmdmntInd", "true")
-                    self.amendment(debit.amendment)
-            self.agent("DbtrAgt", debit.debtor_bic)
-            self.party("Dbtr", debit.debtor_name, debit.debtor_address)
-            self.account("DbtrAcct", debit.debtor_iban)
-            if debit.remittance:
-                self.path("RmtInf/Ustrd", debit.remittance)
+    def amendment(self, amendment: Amendment) -> str:
+        """``AmdmntInd`` and ``AmdmntInfDtls`` of an amended mandate (S-8)."""
+        mandate_id, creditor_id, creditor_name, debtor_iban = (
+            amendment.original_mandate_id,
+            amendment.original_creditor_id,
+            amendment.original_creditor_name,
+            amendment.original_debtor_iban,
+        )
+        # Checked in this order: the first wrong one is the error.
+        mandate_id = check_mandate_reference(mandate_id) if mandate_id else None
+        creditor_id = check_creditor_identifier(creditor_id) if creditor_id else None
+        creditor_name = to_sepa_latin(creditor_name, NAME_MAX_LENGTH) if creditor_name else None
+        debtor_iban = check_iban_structure(debtor_iban) if debtor_iban else None
+        details = _leaf("OrgnlMndtId", mandate_id) if mandate_id else ""
+        if creditor_id or creditor_name:
+            details += _leaf(
+                "OrgnlCdtrSchmeId",
+                (_leaf("Nm", creditor_name) if creditor_name else "")
+                + (self.scheme_id(creditor_id) if creditor_id else ""),
+            )
+        if debtor_iban:
+            details += self.account("OrgnlDbtrAcct", debtor_iban)
+        if amendment.smnda:
+            details += _path("OrgnlDbtrAgt/FinInstnId/Othr/Id", "SMNDA")
+        return _leaf("AmdmntInd", "true") + _leaf("AmdmntInfDtls", details)
+
+    def transaction(self, debit: Debit) -> tuple[GroupKey, Decimal, str]:
+        """Check ``debit`` (the first error of its checks is raised) and return its
+        group, its amount and its ``DrctDbtTxInf``."""
+        if debit.currency != "EUR":
+            raise SepaError(SepaErrorCode.CURRENCY_NOT_EUR, currency=debit.currency)
+        key = self.group_key(debit)
+        if key[2] is Scheme.B2B and not debit.debtor_is_company:
+            raise SepaError(SepaErrorCode.B2B_DEBTOR_NOT_COMPANY, end_to_end_id=debit.end_to_end_id)
+        iban = check_iban_structure(debit.debtor_iban)
+        if debit.debtor_address is None and not debit.debtor_bic and iban[:2] in EEA_COUNTRIES:
+            agent, address = self.no_debtor_agent, ""  # the usual case: nothing to check
+        else:
+            agent, address = self.debtor_agent_and_address(debit, iban)
+        end_to_end_id = check_identifier(debit.end_to_end_id, "end_to_end_id")
+        amount = _amount(debit.amount)
+        mandate_id = check_mandate_reference(debit.mandate_id)
+        name = _text(debit.debtor_name, "debtor_name", NAME_MAX_LENGTH)
+        remittance = (
+            to_sepa_latin(debit.remittance, REMITTANCE_MAX_LENGTH) if debit.remittance else ""
+        )
+        amendment = "" if debit.amendment is None else self.amendment(debit.amendment)
+        return (
+            key,
+            amount,
+            self.transaction_format
+            % (
+                end_to_end_id,
+                amount,  # two decimals (_amount), never in exponent notation
+                mandate_id,
+                date.isoformat(debit.mandate_date),
+                amendment,
+                agent,
+                name,
+                address,
+                iban,
+                self.remittance_format % remittance if remittance else "",
+            ),
+        )
+
+    def debtor_agent_and_address(self, debit: Debit, iban: str) -> tuple[str, str]:
+        """The ``DbtrAgt`` and the debtor's ``PstlAdr`` (empty without address). SEPA
+        countries outside the EEA need the address, and a BIC: the one given, else the
+        bank's from schwifty's registry."""
+        address = _address(debit.debtor_address, "debtor_address")
+        bic = check_bic(debit.debtor_bic) if debit.debtor_bic else None
+        if iban[:2] not in EEA_COUNTRIES:  # SEPA (checked) outside the EEA
+            if address is None:
+                raise SepaError(
+                    SepaErrorCode.DEBTOR_ADDRESS_REQUIRED, end_to_end_id=debit.end_to_end_id
+                )
+            bic = bic or iban_bic(iban)
+            if bic is None:
+                raise SepaError(
+                    SepaErrorCode.BIC_INVALID, end_to_end_id=debit.end_to_end_id, bic=None
+                )
+        return (
+            self.no_debtor_agent if bic is None else self.agent("DbtrAgt", bic),
+            self.postal_address(address),
+        )
 
 
 class _Writer08(_Writer):
@@ -472,15 +496,14 @@ class _Writer08(_Writer):
     version = Pain008Version.V08
     bic_tag = "BICFI"
 
-    def address(self, address: _Address) -> None:
-        if address.street:
-            self.leaf("StrtNm", address.street)
-        if address.building_number:
-            self.leaf("BldgNb", address.building_number)
-        if address.postcode:
-            self.leaf("PstCd", address.postcode)
-        self.leaf("TwnNm", address.town)
-        self.leaf("Ctry", address.country)
+    def address(self, address: _Address) -> str:
+        return (
+            (_leaf("StrtNm", address.street) if address.street else "")
+            + (_leaf("BldgNb", address.building_number) if address.building_number else "")
+            + (_leaf("PstCd", address.postcode) if address.postcode else "")
+            + _leaf("TwnNm", address.town)
+            + _leaf("Ctry", address.country)
+        )
 
 
 class _Writer02(_Writer):
@@ -489,13 +512,14 @@ class _Writer02(_Writer):
     version = Pain008Version.V02
     bic_tag = "BIC"
 
-    def address(self, address: _Address) -> None:
-        self.leaf("Ctry", address.country)
+    def address(self, address: _Address) -> str:
         street = " ".join(part for part in (address.street, address.building_number) if part)
-        if street:
-            self.leaf("AdrLine", street[:70].rstrip())
         town = " ".join(part for part in (address.postcode, address.town) if part)
-        self.leaf("AdrLine", town[:70].rstrip())
+        return (
+            _leaf("Ctry", address.country)
+            + (_leaf("AdrLine", street[:70].rstrip()) if street else "")
+            + _leaf("AdrLine", town[:70].rstrip())
+        )
 
 
 _WRITERS: dict[Pain008Version, type[_Writer]] = {
@@ -509,52 +533,90 @@ def _payment_info_id(message_id: str, index: int) -> str:
     return message_id[: 35 - len(suffix)] + suffix
 
 
-def _scan(debits: Iterable[Debit]) -> tuple[dict[GroupKey, list[Any]], bool]:
-    """First pass: check every debit; count and sum per group; tell whether groups
-    are contiguous."""
+def _raise_first_invalid(debits: Iterable[Debit], writer: _Writer, error: Exception) -> NoReturn:
+    """Error path: raise what checking every debit in order raises first, reading the
+    debits once more; ``error`` when they all pass now (they changed meanwhile)."""
+    for debit in debits:
+        writer.transaction(debit)
+    raise error
+
+
+def _scan(debits: Iterable[Debit], writer: _Writer) -> tuple[dict[GroupKey, list[Any]], bool]:
+    """First pass: the group and amount of every debit; count and sum per group; tell
+    whether groups are contiguous."""
     groups: dict[GroupKey, list[Any]] = {}
     contiguous = True
     previous: GroupKey | None = None
-    for debit in debits:
-        prepared = _prepare_debit(debit)
-        totals = groups.get(prepared.key)
-        if totals is None:
-            groups[prepared.key] = [0, Decimal(0)]
-            totals = groups[prepared.key]
-        elif prepared.key != previous:
-            contiguous = False
-        totals[0] += 1
-        totals[1] += prepared.amount
-        previous = prepared.key
+    try:
+        for debit in debits:
+            key = writer.group_key(debit)
+            amount = _amount(debit.amount)
+            totals = groups.get(key)
+            if totals is None:
+                groups[key] = totals = [0, Decimal(0)]
+            elif key != previous:
+                contiguous = False
+            totals[0] += 1
+            totals[1] += amount
+            previous = key
+    except (SepaError, ValueError) as error:
+        _raise_first_invalid(debits, writer, error)
     return groups, contiguous
 
 
-def _sweeps(
-    debits: Iterable[Debit], keys: list[GroupKey], contiguous: bool
-) -> Iterator[tuple[GroupKey, Iterator[_Debit]]]:
-    """Second pass: the prepared debits of each group, in group order."""
-    if contiguous:
-        iterator = (_prepare_debit(debit) for debit in debits)
-        pending: list[_Debit] = []
+def _transactions(
+    debits: Iterable[Debit], writer: _Writer, keys: list[GroupKey], contiguous: bool
+) -> Iterator[tuple[GroupKey, Decimal, str]]:
+    """Second pass: every debit checked and formatted, in group order."""
+    transaction = writer.transaction
+    try:
+        if contiguous:
+            for debit in debits:
+                yield transaction(debit)
+        else:
+            for key in keys:
+                for debit in debits:
+                    if writer.group_key(debit) == key:
+                        yield transaction(debit)
+    except (SepaError, ValueError) as error:
+        _raise_first_invalid(debits, writer, error)
 
-        def run(key: GroupKey) -> Iterator[_Debit]:
-            if pending:
-                if pending[0].key != key:
-                    return
-                yield pending.pop()
-            for prepared in iterator:
-                if prepared.key != key:
-                    pending.append(prepared)
-                    return
-                yield prepared
 
-        for key in keys:
-            yield key, run(key)
-        if pending or next(iterator, None) is not None:
+def _write(
+    stream: IO[bytes],
+    writer: _Writer,
+    header: MessageHeader,
+    summary: MessageSummary,
+    transactions: Iterator[tuple[GroupKey, Decimal, str]],
+) -> None:
+    """Write the message, each block's transactions from ``transactions`` (in group
+    order), a chunk at a time; check each block's count and sum against ``summary``."""
+    parts = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<Document xmlns="{writer.version.namespace}"><CstmrDrctDbtInitn>',
+        writer.group_header(header, summary.number_of_transactions, summary.control_sum),
+    ]
+    runs = groupby(transactions, key=itemgetter(0))
+    for batch in summary.batches:
+        key, run = next(runs, (None, ()))
+        if key != (batch.collection_date, batch.sequence_type, batch.scheme):
             raise SepaError(SepaErrorCode.DEBITS_CHANGED)
-    else:
-        for key in keys:
-            yield key, (p for p in map(_prepare_debit, debits) if p.key == key)
+        parts.append("<PmtInf>" + writer.payment_info_header(batch))
+        count, total = 0, Decimal(0)
+        for _key, amount, xml in run:
+            parts.append(xml)
+            count += 1
+            total += amount
+            if len(parts) >= _CHUNK:
+                stream.write("".join(parts).encode())
+                parts.clear()
+        if (count, total) != (batch.number_of_transactions, batch.control_sum):
+            raise SepaError(SepaErrorCode.DEBITS_CHANGED)
+        parts.append("</PmtInf>")
+    if next(runs, None) is not None:
+        raise SepaError(SepaErrorCode.DEBITS_CHANGED)
+    parts.append("</CstmrDrctDbtInitn></Document>")
+    stream.write("".join(parts).encode())
 
 
 def write_pain008(
@@ -569,14 +631,15 @@ def write_pain008(
 
     :param debits: re-iterable debits (read twice, see the module's notes).
     :return: the totals and blocks written.
-    :raises SepaError: on the first invalid value, and ``NO_TRANSACTIONS``,
-        ``DEBITS_NOT_REITERABLE`` or ``DEBITS_CHANGED``.
+    :raises SepaError: the first invalid debit's error, possibly after part of the file
+        was written (see the module's notes); an invalid message id or creditor, and
+        ``NO_TRANSACTIONS``, ``DEBITS_NOT_REITERABLE`` or ``DEBITS_CHANGED``.
     """
     if iter(debits) is debits:
         raise SepaError(SepaErrorCode.DEBITS_NOT_REITERABLE)
     check_identifier(header.message_id, "message_id")
-    prepared_creditor = _prepare_creditor(creditor)
-    groups, contiguous = _scan(debits)
+    writer = _WRITERS[Pain008Version(version)](_prepare_creditor(creditor))
+    groups, contiguous = _scan(debits, writer)
     if not groups:
         raise SepaError(SepaErrorCode.NO_TRANSACTIONS)
     batches = tuple(
@@ -592,30 +655,10 @@ def write_pain008(
     )
     summary = MessageSummary(
         message_id=header.message_id,
-        version=Pain008Version(version),
+        version=writer.version,
         number_of_transactions=sum(batch.number_of_transactions for batch in batches),
         control_sum=sum((batch.control_sum for batch in batches), Decimal(0)),
         batches=batches,
     )
-    with etree.xmlfile(stream, encoding="UTF-8") as xf:
-        xf.write_declaration()
-        writer = _WRITERS[summary.version](xf)
-        with xf.element(writer.ns + "Document", nsmap={None: summary.version.namespace}):
-            with writer.node("CstmrDrctDbtInitn"):
-                writer.group_header(
-                    header, prepared_creditor, summary.number_of_transactions, summary.control_sum
-                )
-                sweeps = _sweeps(debits, list(groups), contiguous)
-                for batch, (_key, run) in zip(batches, sweeps, strict=False):
-                    count, total = 0, Decimal(0)
-                    with writer.node("PmtInf"):
-                        writer.payment_info_header(batch, prepared_creditor)
-                        for prepared in run:
-                            writer.transaction(prepared)
-                            count += 1
-                            total += prepared.amount
-                    if (count, total) != (batch.number_of_transactions, batch.control_sum):
-                        raise SepaError(SepaErrorCode.DEBITS_CHANGED)
-                for _rest in sweeps:  # runs the trailing check of the sweeps
-                    pass
+    _write(stream, writer, header, summary, _transactions(debits, writer, list(groups), contiguous))
     return summary
