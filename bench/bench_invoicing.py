@@ -832,8 +832,10 @@ def run(args, config, own_cluster):
         bench = Bench(registry, args.batch_size, args.time_budget, with_contract)
         sizes = sorted(set(args.sizes))
         extra = args.profile or 0
-        log(f"setup: {max(sizes + [extra])} partners, product, plan")
-        bench.setup_common(max(sizes + [extra]))
+        # The warm-up uses partners too: enough of them even for sizes below it.
+        partners = max(sizes + [extra, WARM_UP])
+        log(f"setup: {partners} partners, product, plan")
+        bench.setup_common(partners)
         # Warm-up (not reported): the first invoices of a fresh registry pay for caches.
         log(f"warm-up: {WARM_UP} invoices per contender")
         bench.run_floor(WARM_UP, args.batch_size)
