@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from recurring_payments_core.sepa.calendar import (
     add_business_days,
     check_collection_date,
+    collection_date,
     earliest_collection_date,
     easter_sunday,
     is_target2_business_day,
+    next_business_day,
+    prenotification_date,
 )
 from recurring_payments_core.sepa.charset import is_sepa_latin, to_sepa_latin
 from recurring_payments_core.sepa.errors import SepaError, SepaErrorCode
@@ -371,3 +374,67 @@ def _same_bank_iban(bban: str) -> str:
     """A German IBAN with valid check digits for ``bban``."""
     digits = 98 - int(bban + "131400") % 97
     return f"DE{digits:02d}{bban}"
+
+
+# === collection and pre-notification dates (S-7) === #
+
+
+def test_collection_date_keeps_a_late_enough_request():
+    """A request far enough after the pre-notification is kept as it is."""
+    assert collection_date(date(2025, 3, 31), prenotified_on=date(2025, 3, 3)) == date(2025, 3, 31)
+
+
+def test_collection_date_moves_an_early_request():
+    """S-7: never before the notice; a weekend or holiday moves to the next business day."""
+    assert collection_date(date(2025, 3, 3), prenotified_on=date(2025, 3, 3)) == date(2025, 3, 17)
+    # 2025-04-18 is Good Friday, 2025-04-21 Easter Monday.
+    assert collection_date(date(2025, 4, 18), prenotified_on=date(2025, 4, 1)) == date(2025, 4, 22)
+
+
+def test_collection_date_after_a_pending_first_collection():
+    """Recurring collections fall strictly after the mandate's first one still pending."""
+    day = collection_date(
+        date(2025, 3, 3), prenotified_on=date(2025, 3, 3), after=date(2025, 3, 17)
+    )
+    assert day == date(2025, 3, 18)
+    # Friday's first collection: the recurring ones on Monday.
+    day = collection_date(
+        date(2025, 3, 3), prenotified_on=date(2025, 3, 3), after=date(2025, 3, 21)
+    )
+    assert day == date(2025, 3, 24)
+    # An earlier first collection changes nothing.
+    day = collection_date(
+        date(2025, 3, 3), prenotified_on=date(2025, 3, 3), after=date(2025, 3, 10)
+    )
+    assert day == date(2025, 3, 17)
+
+
+def test_prenotification_date_lead_then_notice():
+    """31 January 2025 less one TARGET2 business day (30 January), less 14 days."""
+    assert prenotification_date(date(2025, 1, 31)) == date(2025, 1, 16)
+    # Monday 7 April 2025: the business day before is Friday 4 April.
+    assert prenotification_date(date(2025, 4, 7), notice_days=14, lead_days=1) == date(2025, 3, 21)
+    assert prenotification_date(date(2025, 4, 7), notice_days=0, lead_days=0) == date(2025, 4, 7)
+
+
+@pytest.mark.parametrize(("notice", "lead"), [(-1, 1), (14, -1)])
+def test_prenotification_date_refuses_negative_days(notice, lead):
+    with pytest.raises(SepaError) as raised:
+        prenotification_date(date(2025, 1, 31), notice_days=notice, lead_days=lead)
+    assert raised.value.code is SepaErrorCode.NEGATIVE_DAYS
+
+
+@given(
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 12, 31)),
+    st.integers(min_value=0, max_value=30),
+    st.integers(min_value=0, max_value=5),
+)
+def test_prenotified_on_time_collects_on_the_day(due, notice, lead):
+    """S-7: pre-notified on its day, a debit is collected on its due date (or the next
+    business day when that is a holiday), never later."""
+    prenotified = prenotification_date(due, notice_days=notice, lead_days=lead)
+    day = collection_date(due, prenotified_on=prenotified, notice_days=notice, lead_days=lead)
+    assert day == next_business_day(due)
+    assert day >= earliest_collection_date(
+        prenotified, submitted_on=prenotified, notice_days=notice, lead_days=lead
+    )

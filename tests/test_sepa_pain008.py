@@ -24,6 +24,8 @@ from recurring_payments_core.sepa.pain008 import (
     Pain008Version,
     PostalAddress,
     Scheme,
+    check_identifier,
+    end_to_end_id,
     group_key,
     write_pain008,
 )
@@ -205,8 +207,8 @@ def test_grouping_by_date_sequence_scheme():
             batch.scheme.value,
         )
         ids = text(block, "p:DrctDbtTxInf/p:PmtId/p:EndToEndId")
-        for end_to_end_id in ids:
-            number = int(end_to_end_id.split("-")[1])
+        for identifier in ids:
+            number = int(identifier.split("-")[1])
             assert group_key(debits[number - 1]) == (
                 batch.collection_date,
                 batch.sequence_type,
@@ -490,3 +492,33 @@ def test_markup_in_texts_written_as_text(version):
     )
     assert text(document, "//p:Dbtr/p:Nm", version) == ["Dbtr Tom + 'Jerry' /Dbtr"]
     assert text(document, "//p:RmtInf/p:Ustrd", version) == ["a b c + d )) .-- e --"]
+
+
+# === end-to-end identifiers === #
+
+
+@pytest.mark.parametrize(
+    ("reference", "suffix", "expected"),
+    [
+        ("INV/2025/00042-1", None, "INV/2025/00042-1"),
+        ("//INV//2025//7-2", None, "INV/2025/7-2"),
+        ("Facture n° 12 – été", None, "Facture n 12 - ete"),
+        ("", None, None),
+        ("X" * 36, None, None),
+        ("X" * 36, "-981", "X" * 31 + "-981"),
+        ("INV/2025/00042-1", "-7", "INV/2025/00042-1-7"),
+        ("", "-7", "7"),
+        ("A" * 31 + " /" + "B", "-12", "A" * 31 + "-12"),
+    ],
+)
+def test_end_to_end_id(reference, suffix, expected):
+    """The reference in the SEPA set, at most 35 characters, no leading / nor //; a
+    suffix makes it unique, the reference being cut to leave room for it."""
+    assert end_to_end_id(reference, unique_suffix=suffix) == expected
+
+
+@given(st.text(max_size=60), st.integers(min_value=1, max_value=10**12))
+def test_end_to_end_id_with_a_suffix_is_always_valid(reference, number):
+    identifier = end_to_end_id(reference, unique_suffix=f"-{number}")
+    assert identifier.endswith(str(number))
+    assert check_identifier(identifier, "end_to_end_id") == identifier

@@ -1,12 +1,11 @@
 # Part of recurring payments for Odoo. License LGPL-3.
-from datetime import timedelta
 from urllib.parse import urljoin
 
 from odoo import _lt, api, fields, models
 
 from odoo.addons.payment import utils as payment_utils
 
-from recurring_payments_core.sepa.calendar import is_target2_business_day
+from recurring_payments_core.sepa.calendar import prenotification_date
 from recurring_payments_core.stripe_adapter import StripeAdapter
 
 from ..const import SEPA_PROVIDER_CODE
@@ -152,13 +151,11 @@ class PaymentProvider(models.Model):
         """
         if self.code != SEPA_PROVIDER_CODE:
             return due_date
-        day = due_date
-        lead_days = max(company.recurring_sepa_lead_days, 0)
-        while lead_days:
-            day -= timedelta(days=1)
-            if is_target2_business_day(day):
-                lead_days -= 1
-        day -= timedelta(days=max(company.recurring_sepa_notice_days, 0))
+        day = prenotification_date(
+            due_date,
+            notice_days=company.recurring_sepa_notice_days,
+            lead_days=company.recurring_sepa_lead_days,
+        )
         return max(day, fields.Date.context_today(self))
 
     def _recurring_stripe_adapter(self):

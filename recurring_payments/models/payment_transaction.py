@@ -1,18 +1,16 @@
 # Part of recurring payments for Odoo. License LGPL-3.
 import dataclasses
-import re
 from collections import defaultdict
-from datetime import timedelta, timezone
+from datetime import timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, format_date
 
 from recurring_payments_core.retry import Decline
-from recurring_payments_core.sepa.calendar import earliest_collection_date, next_business_day
-from recurring_payments_core.sepa.charset import to_sepa_latin
+from recurring_payments_core.sepa.calendar import collection_date as core_collection_date
 from recurring_payments_core.sepa.errors import SepaError
-from recurring_payments_core.sepa.pain008 import Debit, Scheme, check_identifier
+from recurring_payments_core.sepa.pain008 import Debit, Scheme, end_to_end_id
 from recurring_payments_core.sepa.sequence import Amendment, SequenceType, sequence_type
 from recurring_payments_core.stripe_adapter import StripeAdapterError
 
@@ -27,7 +25,6 @@ STRIPE_LOOKUP_MARGIN = 300
 #: Customers pre-notified per committed batch by the SEPA preparation cron.
 SEPA_PREPARE_BATCH_SIZE = 100
 #: Longest identifier of a pain.008 file (message, payment information, end-to-end).
-SEPA_IDENTIFIER_MAX_LENGTH = 35
 #: Transactions (alias ``t``) queued for the next SEPA collection and not pre-notified yet.
 SEPA_TO_PREPARE_WHERE = SQL(
     """
@@ -283,21 +280,16 @@ class PaymentTransaction(models.Model):
         SEPA character set, at most 35 characters, no leading ``/`` nor ``//``; made unique
         with the transaction's id when needed."""
         self.ensure_one()
-        candidate = re.sub(r"/{2,}", "/", to_sepa_latin(self.reference or "")).lstrip("/")
-        taken = bool(candidate) and bool(
-            self.sudo().search_count(
-                [("recurring_sepa_end_to_end_id", "=", candidate), ("id", "!=", self.id)],
-                limit=1,
-            )
-        )
-        if not candidate or taken or len(candidate) > SEPA_IDENTIFIER_MAX_LENGTH:
-            suffix = f"-{self.id}"
-            candidate = candidate[: SEPA_IDENTIFIER_MAX_LENGTH - len(suffix)].rstrip(" /")
-            candidate = f"{candidate}{suffix}".lstrip("-/ ") or str(self.id)
         try:
-            return check_identifier(candidate, "end_to_end_id")
+            identifier = end_to_end_id(self.reference)
+            if not identifier or self.sudo().search_count(
+                [("recurring_sepa_end_to_end_id", "=", identifier), ("id", "!=", self.id)],
+                limit=1,
+            ):
+                identifier = end_to_end_id(self.reference, unique_suffix=f"-{self.id}")
         except SepaError as error:
             raise UserError(sepa_error_message(self.env, error)) from error
+        return identifier
 
     # === BUSINESS METHODS: SEPA DIRECT DEBIT, PRE-NOTIFICATION AND BATCHES === #
 
@@ -425,21 +417,14 @@ class PaymentTransaction(models.Model):
                 )
             )
             return False
-        earliest = earliest_collection_date(
-            today,
-            submitted_on=today,
+        first = self._recurring_sepa_pending_first(mandate)
+        collection_date = core_collection_date(
+            self.recurring_sepa_collection_date or today,
+            prenotified_on=today,
             notice_days=company.recurring_sepa_notice_days,
             lead_days=company.recurring_sepa_lead_days,
+            after=first.recurring_sepa_collection_date if first else None,
         )
-        collection_date = next_business_day(
-            max(self.recurring_sepa_collection_date or today, earliest)
-        )
-        first = self._recurring_sepa_pending_first(mandate)
-        if first and collection_date <= first.recurring_sepa_collection_date:
-            # The bank must see the first collection before the recurring ones.
-            collection_date = next_business_day(
-                first.recurring_sepa_collection_date + timedelta(days=1)
-            )
         try:
             mandate._recurring_sepa_check_collectable(collection_date)
             sequence = sequence_type(

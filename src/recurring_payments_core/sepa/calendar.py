@@ -17,10 +17,12 @@ from .errors import SepaError, SepaErrorCode
 __all__ = [
     "add_business_days",
     "check_collection_date",
+    "collection_date",
     "earliest_collection_date",
     "easter_sunday",
     "is_target2_business_day",
     "next_business_day",
+    "prenotification_date",
 ]
 
 _ONE_DAY = timedelta(days=1)
@@ -103,6 +105,60 @@ def earliest_collection_date(
     after_notice = prenotified_on + timedelta(days=notice_days)
     after_lead = add_business_days(submitted_on, lead_days)
     return next_business_day(max(after_notice, after_lead))
+
+
+def collection_date(
+    requested: date,
+    *,
+    prenotified_on: date,
+    notice_days: int = DEFAULT_NOTICE_DAYS,
+    lead_days: int = DEFAULT_LEAD_DAYS,
+    after: date | None = None,
+) -> date:
+    """The day to collect a debit the customer expects on ``requested`` (S-7).
+
+    The requested day, but never before the earliest allowed after a pre-notification
+    sent (and a file submitted) on ``prenotified_on``, always a TARGET2 business day,
+    and strictly after ``after`` when given (the collection date of the mandate's first
+    collection still to be presented: the bank must see it before the recurring ones).
+
+    :raises SepaError: ``NEGATIVE_DAYS``.
+    """
+    earliest = earliest_collection_date(
+        prenotified_on,
+        submitted_on=prenotified_on,
+        notice_days=notice_days,
+        lead_days=lead_days,
+    )
+    day = next_business_day(max(requested, earliest))
+    if after is not None and day <= after:
+        day = next_business_day(after + _ONE_DAY)
+    return day
+
+
+def prenotification_date(
+    collection: date,
+    *,
+    notice_days: int = DEFAULT_NOTICE_DAYS,
+    lead_days: int = DEFAULT_LEAD_DAYS,
+) -> date:
+    """The day to pre-notify (and queue) a debit so that it can be collected on
+    ``collection``: ``lead_days`` TARGET2 business days before it (the bank's lead time),
+    then ``notice_days`` calendar days before that. A pre-notification on that day allows
+    a collection on ``collection`` or the next business day (:func:`collection_date`),
+    with a day of the lead time to spare for the file.
+
+    :raises SepaError: ``NEGATIVE_DAYS``.
+    """
+    if notice_days < 0 or lead_days < 0:
+        raise SepaError(SepaErrorCode.NEGATIVE_DAYS, count=min(notice_days, lead_days))
+    day = collection
+    count = lead_days
+    while count:
+        day -= _ONE_DAY
+        if is_target2_business_day(day):
+            count -= 1
+    return day - timedelta(days=notice_days)
 
 
 def check_collection_date(

@@ -71,11 +71,13 @@ __all__ = [
     "PostalAddress",
     "Scheme",
     "check_identifier",
+    "end_to_end_id",
     "group_key",
     "write_pain008",
 ]
 
 NAME_MAX_LENGTH = 70
+IDENTIFIER_MAX_LENGTH = 35
 REMITTANCE_MAX_LENGTH = 140
 MAX_AMOUNT = Decimal("999999999.99")
 _CENT = Decimal("0.01")
@@ -208,13 +210,35 @@ def check_identifier(value: str, field: str) -> str:
     if (
         not value
         or not value.strip()
-        or len(value) > 35
+        or len(value) > IDENTIFIER_MAX_LENGTH
         or not is_sepa_latin(value)
         or value.startswith("/")
         or "//" in value
     ):
         raise SepaError(SepaErrorCode.IDENTIFIER_INVALID, field=field, value=value)
     return value
+
+
+def end_to_end_id(reference: str, unique_suffix: str | None = None) -> str | None:
+    """The end-to-end identifier of a debit, made from the creditor's ``reference``.
+
+    The reference in the SEPA Latin set, with no leading ``/`` nor ``//``. With
+    ``unique_suffix`` (for example ``"-<transaction id>"``), the suffix is appended,
+    the reference being cut to leave room for it: the caller passes one when the plain
+    identifier is taken, or when there is none.
+
+    :return: the identifier, checked (:func:`check_identifier`); ``None`` without
+        ``unique_suffix`` when the reference gives no identifier (empty once
+        transliterated, or longer than 35 characters).
+    :raises SepaError: ``IDENTIFIER_INVALID`` when even the suffix makes none.
+    """
+    base = re.sub(r"/{2,}", "/", to_sepa_latin(reference or "")).lstrip("/")
+    if unique_suffix is None:
+        if not base or len(base) > IDENTIFIER_MAX_LENGTH:
+            return None
+        return check_identifier(base, "end_to_end_id")
+    base = base[: IDENTIFIER_MAX_LENGTH - len(unique_suffix)].rstrip(" /")
+    return check_identifier(f"{base}{unique_suffix}".lstrip("-/ "), "end_to_end_id")
 
 
 def _text(value: str, field: str, max_length: int) -> str:
