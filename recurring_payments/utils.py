@@ -6,7 +6,7 @@ from decimal import Decimal
 from markupsafe import Markup
 
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
-from odoo.tools import float_repr
+from odoo.tools import SQL, float_repr
 
 from recurring_payments_core.schedule import (
     BillingMode,
@@ -231,6 +231,25 @@ def sepa_error_message(env, error):
     return message() if message else str(error)
 
 
+def claim_records(model, domain, limit, order="id"):
+    """Lock and return up to ``limit`` records of ``model`` matching ``domain``, skipping
+    the rows another worker holds (``FOR NO KEY UPDATE SKIP LOCKED``): the claim of a
+    cron batch whose processing takes the records out of ``domain``."""
+    model.env.flush_all()
+    query = model._search(domain, limit=limit, order=order)
+    model.env.cr.execute(
+        SQL(
+            "%s FOR NO KEY UPDATE OF %s SKIP LOCKED",
+            query.select(),
+            SQL.identifier(model._table),
+        ),
+        log_exceptions=False,
+    )
+    records = model.browse([row[0] for row in model.env.cr.fetchall()])
+    records.invalidate_recordset()
+    return records
+
+
 def run_cron_batches(env, claim, process, count_remaining, *, can_commit, time_budget, after=None):
     """Run a cron's work in committed batches, the way every cron of the addon does.
 
@@ -286,6 +305,7 @@ __all__ = [
     "ScheduleError",
     "plan_recurrence",
     "plan_trial",
+    "claim_records",
     "run_cron_batches",
     "schedule_error_message",
     "sepa_error_message",

@@ -15,13 +15,14 @@ from recurring_payments_core.sepa.sequence import (
 )
 
 from ..const import (
+    INVOICING_TIME_BUDGET,
     SEPA_MANDATE_EXPIRY_NOTICE_DAYS,
     SEPA_MANDATE_STATES,
     SEPA_MANDATE_TYPES,
     SEPA_PROVIDER_CODE,
     SEPA_SCHEMES,
 )
-from ..utils import send_customer_mail, sepa_error_message
+from ..utils import claim_records, run_cron_batches, send_customer_mail, sepa_error_message
 
 #: Groups that see full IBANs and mandate evidence.
 SEPA_FULL_ACCESS_GROUPS = "account.group_account_user,account.group_account_manager"
@@ -843,47 +844,54 @@ class RecurringSepaMandate(models.Model):
         """
         can_commit = self.env["recurring.subscription"]._recurring_can_commit()
         today = fields.Date.context_today(self)
+        Mandate = self.sudo()
+        valid = [("state", "=", "valid"), ("mandate_type", "=", "recurrent")]
+        to_warn = [
+            *valid,
+            ("expiry_notice_sent", "=", False),
+            ("expiry_date", ">", today),
+            ("expiry_date", "<=", today + timedelta(days=SEPA_MANDATE_EXPIRY_NOTICE_DAYS)),
+        ]
+        to_expire = [*valid, ("expiry_date", "<=", today)]
+        warned, expired = Mandate, Mandate
+
+        def warn(mandates):
+            nonlocal warned
+            mandates._recurring_sepa_warn_expiry()
+            warned |= mandates
+
+        def expire(mandates):
+            nonlocal expired
+            mandates._recurring_sepa_expire()
+            expired |= mandates
+
+        for domain, process in ((to_warn, warn), (to_expire, expire)):
+            run_cron_batches(
+                self.env,
+                claim=lambda domain=domain: claim_records(Mandate, domain, batch_size),
+                process=process,
+                count_remaining=lambda domain=domain: Mandate.search_count(domain),
+                can_commit=can_commit,
+                time_budget=INVOICING_TIME_BUDGET,
+            )
+        return warned, expired
+
+    def _recurring_sepa_warn_expiry(self):
+        """Tell each customer, once, that their mandate lapses soon (S-6)."""
         template = self.env.ref("recurring_payments.mail_template_sepa_mandate_expiry_notice")
-        base_domain = [("state", "=", "valid"), ("mandate_type", "=", "recurrent")]
-        to_expire = self.search([*base_domain, ("expiry_date", "<=", today)])
-        to_warn = self.search(
-            [
-                *base_domain,
-                ("expiry_notice_sent", "=", False),
-                ("expiry_date", ">", today),
-                ("expiry_date", "<=", today + timedelta(days=SEPA_MANDATE_EXPIRY_NOTICE_DAYS)),
-            ]
-        )
-        total = len(to_expire) + len(to_warn)
-        done = 0
-        warned = self.browse()
-        for start in range(0, len(to_warn), batch_size):
-            for mandate in to_warn[start : start + batch_size]:
-                if mandate.partner_id.email:
-                    send_customer_mail(mandate, template)
-                else:
-                    mandate.message_post(
-                        body=_(
-                            "The mandate lapses on %(date)s but %(customer)s has no email "
-                            "address: tell them by another means.",
-                            date=mandate.expiry_date,
-                            customer=mandate.partner_id.display_name,
-                        )
+        for mandate in self:
+            if mandate.partner_id.email:
+                send_customer_mail(mandate, template)
+            else:
+                mandate.message_post(
+                    body=_(
+                        "The mandate lapses on %(date)s but %(customer)s has no email "
+                        "address: tell them by another means.",
+                        date=mandate.expiry_date,
+                        customer=mandate.partner_id.display_name,
                     )
-                mandate.expiry_notice_sent = True
-                warned |= mandate
-            done += len(to_warn[start : start + batch_size])
-            self.env["ir.cron"]._notify_progress(done=done, remaining=total - done)
-            if can_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-        for start in range(0, len(to_expire), batch_size):
-            batch = to_expire[start : start + batch_size]
-            batch._recurring_sepa_expire()
-            done += len(batch)
-            self.env["ir.cron"]._notify_progress(done=done, remaining=total - done)
-            if can_commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-        return warned, to_expire
+                )
+        self.expiry_notice_sent = True
 
 
 class ReportRecurringSepaMandate(models.AbstractModel):
