@@ -2,7 +2,7 @@
 
 import hashlib
 import pickle
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -32,6 +32,7 @@ from recurring_payments_core.retry import (
     customer_notice,
     idempotency_key,
     next_retry,
+    upcoming_charge_notice_due,
 )
 
 HARD = FailureCategory.HARD
@@ -1177,3 +1178,21 @@ def test_card_expiry_notice(today, last, expected):
     """Each notice period before a card's expiry (31 January) is warned of once."""
     expires_on = datetime(2025, 1, 31).date()
     assert card_expiry_notice(expires_on, today, [30, 7], last) == expected
+
+
+@pytest.mark.parametrize(
+    ("today", "notice_days", "notified_for", "expected"),
+    [
+        (date(2025, 6, 23), 7, None, False),  # before the notice period
+        (date(2025, 6, 24), 7, None, True),  # the notice day
+        (date(2025, 6, 29), 7, None, True),  # later, still before the charge
+        (date(2025, 7, 1), 7, None, False),  # the charge day itself
+        (date(2025, 6, 26), 7, date(2025, 7, 1), False),  # told already for this charge
+        (date(2025, 6, 26), 7, date(2025, 6, 1), True),  # told for the previous one
+        (date(2025, 6, 26), 0, None, False),  # no notice on this plan
+    ],
+)
+def test_upcoming_charge_notice_due(today, notice_days, notified_for, expected):
+    assert (
+        upcoming_charge_notice_due(date(2025, 7, 1), today, notice_days, notified_for) is expected
+    )

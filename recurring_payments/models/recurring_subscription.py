@@ -10,7 +10,7 @@ from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import format_date, formatLang
 
 from recurring_payments_core.billing import LineAmount, monthly_factor
-from recurring_payments_core.retry import card_expiry_notice
+from recurring_payments_core.retry import card_expiry_notice, upcoming_charge_notice_due
 from recurring_payments_core.schedule import (
     Period,
     ScheduleError,
@@ -957,12 +957,11 @@ class RecurringSubscription(models.Model):
         )
         sent = self.browse()
         for subscription in candidates:
-            notice_day = subscription.next_invoice_date - timedelta(
-                days=subscription.plan_id.pre_charge_notice_days
-            )
-            if (
-                notice_day > today
-                or subscription.pre_charge_notified_for == subscription.next_invoice_date
+            if not upcoming_charge_notice_due(
+                subscription.next_invoice_date,
+                today,
+                subscription.plan_id.pre_charge_notice_days,
+                subscription.pre_charge_notified_for or None,
             ):
                 continue
             send_customer_mail(subscription, template)

@@ -41,6 +41,7 @@ __all__ = [
     "CustomerNotice",
     "card_expiry_notice",
     "customer_notice",
+    "upcoming_charge_notice_due",
     "DEFAULT_POLICY",
     "DEFAULT_SCHEDULES",
     "DEMO_STATES",
@@ -967,3 +968,17 @@ def card_expiry_notice(
     if last_notice is not None and last_notice <= period:
         return None
     return period
+
+
+def upcoming_charge_notice_due(
+    charge_on: date, today: date, notice_days: int, notified_for: date | None
+) -> bool:
+    """Whether to tell the customer now of the charge due on ``charge_on``.
+
+    The notice goes ``notice_days`` before the charge (or later, when the charge was
+    planned late), never on or after the charge day, and once per charge:
+    ``notified_for`` is the charge day of the last notice sent.
+    """
+    if notice_days <= 0 or charge_on <= today or notified_for == charge_on:
+        return False
+    return charge_on - timedelta(days=notice_days) <= today
