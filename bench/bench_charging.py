@@ -43,10 +43,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_invoicing import (  # noqa: E402 pylint: disable=wrong-import-position
     CRON_LIMIT,
-    REPO,
     add_run_arguments,
     call_cron_until_done,
     callee_tables,
+    configure_odoo,
     db_exists,
     drop_db,
     log,
@@ -55,7 +55,6 @@ from bench_invoicing import (  # noqa: E402 pylint: disable=wrong-import-positio
     profile_headline,
     profile_stats,
     queries,
-    read_options,
     run_with_cluster,
     short,
     where,
@@ -458,23 +457,7 @@ def main():
 def run(args, config, own_cluster):
     import odoo  # pylint: disable=import-outside-toplevel
 
-    options = read_options(config)
-    paths = [path.strip() for path in options.get("addons_path", "").split(",") if path.strip()]
-    if str(REPO) not in paths:
-        paths.append(str(REPO))
-    addons_path = ",".join(paths)
-    odoo.tools.config.parse_config(
-        [
-            "-c",
-            str(config),
-            "-d",
-            args.db,
-            "--addons-path",
-            addons_path,
-            "--log-level=warn",
-            "--no-http",
-        ]
-    )
+    addons_path = configure_odoo(config, args.db)
     if db_exists(args.db) and not args.reuse_db:
         sys.exit(f"Database {args.db} exists: drop it or pass --reuse-db")
     sizes = sorted(set(args.sizes))

@@ -661,6 +661,32 @@ def table(results, floor_key="floor"):
     return "\n".join(rows)
 
 
+def configure_odoo(config, db, extra_paths=()):
+    """Load Odoo's configuration for ``db`` from the file ``config``, with this
+    repository (and ``extra_paths``) added to its addons path; return the addons path."""
+    import odoo  # pylint: disable=import-outside-toplevel
+
+    options = read_options(config)
+    paths = [path.strip() for path in options.get("addons_path", "").split(",") if path.strip()]
+    for path in (REPO, *extra_paths):
+        if str(path) not in paths:
+            paths.append(str(path))
+    addons_path = ",".join(paths)
+    odoo.tools.config.parse_config(
+        [
+            "-c",
+            str(config),
+            "-d",
+            db,
+            "--addons-path",
+            addons_path,
+            "--log-level=warn",
+            "--no-http",
+        ]
+    )
+    return addons_path
+
+
 def write_section(path, text, start=MARK_START, end=MARK_END, intro=None):
     """Rewrite the block between the markers ``start`` and ``end`` of the Markdown file
     ``path`` with ``text``; a file without them gets ``intro`` (if any) and the block at
@@ -797,29 +823,14 @@ def run(args, config, own_cluster):
     import odoo  # pylint: disable=import-outside-toplevel
 
     with_contract = not args.skip_contract
-    options = read_options(config)
-    paths = [path.strip() for path in options.get("addons_path", "").split(",") if path.strip()]
-    if str(REPO) not in paths:
-        paths.append(str(REPO))
     contract_version = None
+    extra_paths = []
     if with_contract:
         contract_dir = contract_addons_dir(args)
-        paths.append(str(contract_dir))
+        extra_paths.append(contract_dir)
         manifest = (contract_dir / "contract" / "__manifest__.py").read_text(encoding="utf-8")
         contract_version = re.search(r"[\"']version[\"']\s*:\s*[\"']([^\"']+)", manifest)[1]
-    addons_path = ",".join(paths)
-    odoo.tools.config.parse_config(
-        [
-            "-c",
-            str(config),
-            "-d",
-            args.db,
-            "--addons-path",
-            addons_path,
-            "--log-level=warn",
-            "--no-http",
-        ]
-    )
+    addons_path = configure_odoo(config, args.db, extra_paths)
 
     if db_exists(args.db) and not args.reuse_db:
         sys.exit(f"Database {args.db} exists: drop it or pass --reuse-db")
