@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_invoicing import (  # noqa: E402 pylint: disable=wrong-import-position
     CRON_LIMIT,
+    QUIET,
     add_run_arguments,
     call_cron_until_done,
     callee_tables,
@@ -66,12 +67,6 @@ MARK_END = "<!-- bench_charging:end -->"
 OUR_ADDON = "recurring_payments"
 MODULES = [OUR_ADDON, "payment_demo"]
 WARM_UP = 20  # invoices per contender before the measured runs
-QUIET = {
-    "tracking_disable": True,
-    "mail_notrack": True,
-    "mail_create_nolog": True,
-    "mail_create_nosubscribe": True,
-}
 
 
 class Bench:

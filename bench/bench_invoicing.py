@@ -55,6 +55,13 @@ MARK_END = "<!-- bench_invoicing:end -->"
 CONTRACT_REQUIREMENT = "odoo-addon-contract==18.0.*"
 OUR_ADDON = "recurring_payments"
 WARM_UP = 20  # invoices per contender before the measured runs
+#: Context of the set-up: no chatter, no tracking (not what is measured).
+QUIET = {
+    "tracking_disable": True,
+    "mail_notrack": True,
+    "mail_create_nolog": True,
+    "mail_create_nosubscribe": True,
+}
 CRON_LIMIT = 120  # seconds: Odoo's default limit_time_real for one cron call
 
 
@@ -236,14 +243,8 @@ class Bench:
     def setup_common(self, max_size):
         from odoo import fields  # pylint: disable=import-outside-toplevel
 
-        quiet = {
-            "tracking_disable": True,
-            "mail_notrack": True,
-            "mail_create_nolog": True,
-            "mail_create_nosubscribe": True,
-        }
         with self.registry.cursor() as cr:
-            env = self.env(cr, quiet)
+            env = self.env(cr, QUIET)
             company = env.company
             self.company_id = company.id
             self.currency_id = company.currency_id.id
@@ -304,15 +305,9 @@ class Bench:
     def setup_subscriptions(self, size):
         from odoo import Command  # pylint: disable=import-outside-toplevel
 
-        quiet = {
-            "tracking_disable": True,
-            "mail_notrack": True,
-            "mail_create_nolog": True,
-            "mail_create_nosubscribe": True,
-        }
         ids = []
         with self.registry.cursor() as cr:
-            env = self.env(cr, quiet)
+            env = self.env(cr, QUIET)
             Subscription = env["recurring.subscription"]
             for start in range(0, size, 1000):
                 batch = Subscription.create(
@@ -352,15 +347,9 @@ class Bench:
     def setup_contracts(self, size):
         from odoo import Command  # pylint: disable=import-outside-toplevel
 
-        quiet = {
-            "tracking_disable": True,
-            "mail_notrack": True,
-            "mail_create_nolog": True,
-            "mail_create_nosubscribe": True,
-        }
         ids = []
         with self.registry.cursor() as cr:
-            env = self.env(cr, quiet)
+            env = self.env(cr, QUIET)
             Contract = env["contract.contract"]
             for start in range(0, size, 1000):
                 batch = Contract.create(
